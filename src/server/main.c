@@ -1,0 +1,245 @@
+/*
+ * main.c — restic-manager-server: parse configuration, prepare the data
+ * directory, open secrets and store, then run one libevent loop that serves
+ * HTTP and drives timers and signals (docs/ARCHITECTURE.md, "Concurrency").
+ * Subcommands: serve (default), audit verify.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "common/version.h"
+#include "server/http.h"
+#include "server/secrets.h"
+#include "server/server.h"
+#include "server/store.h"
+#include "server/workers.h"
+
+#define SHUTDOWN_GRACE_SECONDS 5
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise open-file limit");
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("open-file limit %llu", (unsigned long long)rl.rlim_cur);
+}
+
+static int prepare_data_dir(const char *dir)
+{
+	struct stat st;
+	int r = util_mkdir_p(dir, 0700);
+	if (r < 0) {
+		log_error("cannot create data directory '%s': %s", dir, strerror(-r));
+		return r;
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_error("data directory '%s' is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_mode & 0077)
+		log_warnx("data directory '%s' is accessible by group or others (mode %04o); consider chmod 700",
+			  dir, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+static struct event *drain_timer;
+static int64_t drain_deadline_ms;
+
+/* Poll (every 50 ms) until queued worker jobs have completed or the grace
+ * period is over, then leave the loop. */
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)fd;
+	(void)what;
+	if (workers_pending(srv->workers) == 0 || util_now_ms() >= drain_deadline_ms)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static void on_shutdown_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval tick = {0, 50000};
+
+	(void)what;
+	if (srv->draining) {
+		log_info("second signal: exiting now");
+		event_base_loopbreak(srv->base);
+		return;
+	}
+	log_info("received %s: draining and shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	srv->draining = true;
+	/* Held long-polls and SSE streams are closed by their owners' shutdown
+	 * hooks; in-flight worker jobs get a short grace period. */
+	drain_deadline_ms = util_now_ms() + SHUTDOWN_GRACE_SECONDS * 1000;
+	drain_timer = event_new(srv->base, -1, EV_PERSIST, on_drain_tick, srv);
+	if (!drain_timer || event_add(drain_timer, &tick) < 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)sig;
+	(void)what;
+	/* Logs go to stderr (the supervisor owns rotation).  Re-apply the log
+	 * settings from the environment so a level change takes effect. */
+	const char *lvl = getenv("RM_LOG_LEVEL");
+	enum log_level l = srv->cfg.log_level;
+	if (lvl && log_parse_level(lvl, &l) == 0)
+		srv->cfg.log_level = l;
+	log_init(srv->cfg.log_level, srv->cfg.log_format, "restic-manager-server");
+	log_info("SIGHUP: reopened logs");
+}
+
+static int listen_http(struct server *srv)
+{
+	struct evhttp_bound_socket *bs;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	int port;
+
+	bs = evhttp_bind_socket_with_handle(srv->http, srv->cfg.listen_host, (ev_uint16_t)srv->cfg.listen_port);
+	if (!bs) {
+		log_error("cannot listen on '%s:%d': %s", srv->cfg.listen_host, srv->cfg.listen_port, strerror(errno));
+		return -EADDRINUSE;
+	}
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) < 0) {
+		log_warn("cannot read bound address");
+		return -errno;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		snprintf(srv->bound_addr, sizeof(srv->bound_addr), "[%s]:%d", host, port);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		snprintf(srv->bound_addr, sizeof(srv->bound_addr), "%s:%d", host, port);
+	}
+	if (!srv->cfg.base_url[0])
+		snprintf(srv->cfg.base_url, sizeof(srv->cfg.base_url), "http://%s", srv->bound_addr);
+	log_info("listening on %s (base URL %s)", srv->bound_addr, srv->cfg.base_url);
+	if (srv->cfg.ready_file[0]) {
+		char line[320];
+		int n = snprintf(line, sizeof(line), "%s\n", srv->bound_addr);
+		int r = util_write_file_atomic(srv->cfg.ready_file, line, (size_t)n, 0644);
+		if (r < 0) {
+			log_error("cannot write ready file '%s': %s", srv->cfg.ready_file, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int serve(struct server *srv)
+{
+	char err[512] = "";
+	char dbpath[1100];
+	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+	int r, rc = 1;
+
+	log_info("restic-manager-server %s (commit %s, built %s) starting", rm_version, rm_commit, rm_date);
+	raise_nofile();
+	signal(SIGPIPE, SIG_IGN);
+	umask(077); /* everything the server writes is operator state */
+	if (prepare_data_dir(srv->cfg.data_dir) < 0)
+		return 1;
+	r = secrets_open(srv->cfg.secret_key_file, srv->cfg.data_dir, &srv->secrets, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	snprintf(dbpath, sizeof(dbpath), "%s/restic-manager.db", srv->cfg.data_dir);
+	r = store_open(dbpath, &srv->store, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err[0] ? err : "cannot open database");
+		goto out;
+	}
+	if (evthread_use_pthreads() < 0) {
+		log_error("cannot enable libevent threading");
+		goto out;
+	}
+	srv->base = event_base_new();
+	srv->http = srv->base ? evhttp_new(srv->base) : NULL;
+	if (!srv->http) {
+		log_error("cannot create event loop");
+		goto out;
+	}
+	if (workers_new(srv->base, srv->cfg.workers, &srv->workers) < 0) {
+		log_error("cannot start worker threads");
+		goto out;
+	}
+	http_setup(srv, srv->http);
+	/* Module start hooks (audit, users/bootstrap, agents, scheduler) go here. */
+	if (listen_http(srv) < 0)
+		goto out;
+
+	ev_term = evsignal_new(srv->base, SIGTERM, on_shutdown_signal, srv);
+	ev_int = evsignal_new(srv->base, SIGINT, on_shutdown_signal, srv);
+	ev_hup = evsignal_new(srv->base, SIGHUP, on_sighup, srv);
+	if (!ev_term || !ev_int || !ev_hup || evsignal_add(ev_term, NULL) < 0 || evsignal_add(ev_int, NULL) < 0 ||
+	    evsignal_add(ev_hup, NULL) < 0) {
+		log_error("cannot install signal handlers");
+		goto out;
+	}
+	event_base_dispatch(srv->base);
+	log_info("shut down cleanly");
+	rc = 0;
+out:
+	if (ev_term)
+		event_free(ev_term);
+	if (ev_int)
+		event_free(ev_int);
+	if (ev_hup)
+		event_free(ev_hup);
+	if (drain_timer)
+		event_free(drain_timer);
+	/* Module stop hooks go here, in reverse order of start. */
+	workers_free(srv->workers);
+	if (srv->http)
+		evhttp_free(srv->http);
+	if (srv->base)
+		event_base_free(srv->base);
+	store_close(srv->store);
+	secrets_free(srv->secrets);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct server srv;
+	int first = 1;
+	enum config_result cr;
+
+	if (argc > 1 && !strcmp(argv[1], "serve"))
+		first = 2;
+	cr = config_load(&srv.cfg, argc, argv, first);
+	if (cr == CONFIG_EXIT_OK)
+		return 0;
+	if (cr == CONFIG_ERROR)
+		return 2;
+	log_init(srv.cfg.log_level, srv.cfg.log_format, "restic-manager-server");
+	return serve(&srv);
+}

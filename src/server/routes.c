@@ -1,0 +1,24 @@
+/*
+ * routes.c — every endpoint of the server, one row each.  Access levels are
+ * enforced by auth.c from this table alone; handlers never re-check roles
+ * except for per-object rules (an agent only reaches its own host).
+ * Adding an endpoint = adding a row here (keep rows grouped by resource).
+ */
+#include "server/routes.h"
+
+#include "server/api_meta.h"
+
+#define GET EVHTTP_REQ_GET
+#define POST EVHTTP_REQ_POST
+#define PUT EVHTTP_REQ_PUT
+#define PATCH EVHTTP_REQ_PATCH
+#define DELETE EVHTTP_REQ_DELETE
+
+static const struct route routes[] = {
+	/* service */
+	{GET, "/healthz", ACCESS_PUBLIC, api_healthz, 0, 0},
+	{GET, "/api/version", ACCESS_PUBLIC, api_version, 0, 0},
+	{0, NULL, 0, NULL, 0, 0},
+};
+
+const struct route *routes_table(void) { return routes; }

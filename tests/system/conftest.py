@@ -1,0 +1,195 @@
+"""System-test harness: starts the real restic-manager-server on port 0 in a
+temporary data directory and hands tests a small client.  Readiness is the
+server's --ready-file (polled), never a sleep.
+
+Environment:
+  RM_BIN_DIR   directory holding restic-manager-server / -agent (default: bin/)
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN_DIR = os.environ.get("RM_BIN_DIR", os.path.join(ROOT, "bin"))
+SERVER_BIN = os.path.join(BIN_DIR, "restic-manager-server")
+AGENT_BIN = os.path.join(BIN_DIR, "restic-manager-agent")
+SANITIZED = os.environ.get("RM_SANITIZED") == "1"
+
+
+def wait_for(pred, timeout=20.0, interval=0.02, what="condition"):
+    """Poll pred() until it returns a truthy value; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+class Server:
+    """One real server process.  start()/stop()/kill9()/restart() keep the data dir."""
+
+    def __init__(self, tmp_path, env=None, args=None):
+        self.data_dir = str(tmp_path / "data")
+        self.tmp = tmp_path
+        self.env_extra = dict(env or {})
+        self.args = list(args or [])
+        self.proc = None
+        self.url = None
+        self.addr = None
+        self.log_path = str(tmp_path / "server.log")
+        self.ready_file = str(tmp_path / "ready")
+        self.http = requests.Session()
+
+    def start(self, expect_fail=False, timeout=30):
+        if os.path.exists(self.ready_file):
+            os.unlink(self.ready_file)
+        env = dict(os.environ)
+        env.update({
+            "RM_DATA_DIR": self.data_dir,
+            "RM_COOKIE_SECURE": "false",
+            "RM_LOG_LEVEL": "debug",
+            "RM_BUNDLED_ASSETS_DIR": str(self.tmp / "bundled"),
+        })
+        env.update(self.env_extra)
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [SERVER_BIN, "--listen", "127.0.0.1:0", "--ready-file", self.ready_file] + self.args,
+            env=env, stdout=logf, stderr=logf)
+        logf.close()
+        if expect_fail:
+            rc = self.proc.wait(timeout=timeout)
+            return rc
+        wait_for(lambda: os.path.exists(self.ready_file) or self.proc.poll() is not None,
+                 timeout=timeout, what="server ready file")
+        if self.proc.poll() is not None:
+            raise AssertionError("server exited early:\n" + self.log_text())
+        self.addr = open(self.ready_file).read().strip()
+        self.url = "http://" + self.addr
+        return 0
+
+    def stop(self, timeout=20):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.proc.wait(timeout=timeout)
+            self.proc = None
+            return rc
+        self.proc = None
+        return None
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def log_text(self):
+        try:
+            return open(self.log_path, encoding="utf-8", errors="replace").read()
+        except FileNotFoundError:
+            return ""
+
+    def bootstrap_token(self):
+        """The one-time token from the bootstrap URL in the log."""
+        m = wait_for(lambda: re.search(r"/bootstrap\?token=([A-Za-z0-9_-]+)", self.log_text()),
+                     what="bootstrap URL in log")
+        return m.group(1)
+
+    # --- HTTP helpers ---
+    def req(self, method, path, **kw):
+        kw.setdefault("timeout", 30)
+        return self.http.request(method, self.url + path, **kw)
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.req("POST", path, **kw)
+
+
+class Client:
+    """A logged-in API client (cookie session + CSRF, or Bearer token)."""
+
+    def __init__(self, server, token=None):
+        self.server = server
+        self.s = requests.Session()
+        self.csrf = None
+        if token:
+            self.s.headers["Authorization"] = "Bearer " + token
+
+    def login(self, username, password):
+        r = self.s.post(self.server.url + "/api/v1/auth/login",
+                        json={"username": username, "password": password}, timeout=30)
+        if r.status_code == 200:
+            self.csrf = r.json()["csrf_token"]
+        return r
+
+    def req(self, method, path, **kw):
+        kw.setdefault("timeout", 30)
+        headers = kw.pop("headers", {})
+        if self.csrf and method not in ("GET", "HEAD"):
+            headers.setdefault("X-CSRF-Token", self.csrf)
+        return self.s.request(method, self.server.url + path, headers=headers, **kw)
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.req("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.req("PUT", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.req("PATCH", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.req("DELETE", path, **kw)
+
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = Server(tmp_path)
+    s.start()
+    yield s
+    rc = s.stop()
+    # A sanitizer report or a crash makes the run fail even if the test passed.
+    if rc not in (None, 0):
+        pytest.fail(f"server exited with {rc}:\n{s.log_text()[-4000:]}")
+    assert "ERROR: AddressSanitizer" not in s.log_text()
+    assert "runtime error:" not in s.log_text()
+
+
+@pytest.fixture
+def admin(server):
+    """A logged-in admin client on a bootstrapped server."""
+    tok = server.bootstrap_token()
+    r = server.post("/api/v1/bootstrap", json={"token": tok, "username": ADMIN_USER, "password": ADMIN_PASSWORD})
+    assert r.status_code == 201, r.text
+    c = Client(server)
+    assert c.login(ADMIN_USER, ADMIN_PASSWORD).status_code == 200
+    return c
+
+
+def error_code(resp):
+    """The JSON error code of an error response (asserts the body shape)."""
+    body = resp.json()
+    assert set(body.keys()) == {"error"}, body
+    assert set(body["error"].keys()) >= {"code", "message"}, body
+    return body["error"]["code"]
