@@ -7,6 +7,7 @@
 #include "server/routes.h"
 
 #include "server/api_meta.h"
+#include "server/web.h"
 
 #define GET EVHTTP_REQ_GET
 #define POST EVHTTP_REQ_POST
@@ -18,6 +19,10 @@ static const struct route routes[] = {
 	/* service */
 	{GET, "/healthz", ACCESS_PUBLIC, api_healthz, 0, 0},
 	{GET, "/api/version", ACCESS_PUBLIC, api_version, 0, 0},
+	/* web UI (static; the data behind it is protected by the API) */
+	{GET, "/", ACCESS_PUBLIC, web_index, 0, 0},
+	{GET, "/bootstrap", ACCESS_PUBLIC, web_index, 0, 0},
+	{GET, "/assets/{}/{}", ACCESS_PUBLIC, web_asset, 0, 0},
 	{0, NULL, 0, NULL, 0, 0},
 };
 
