@@ -5,13 +5,25 @@
  * any edit, deletion or reordering.  Loop thread only.
  *
  * Record: {"seq","time","actor","client","action","target","outcome",
- *          "details":{…},"prev","hash"}.  Callers must never put secrets in
- * details (tokens, passwords, repository credentials).
+ *          "details":{…},"prev","hash"} — exact line format and what the
+ * hash covers in audit_read.h.  Callers must never put secrets in details
+ * (tokens, passwords, repository credentials).
+ *
+ * Durability: each record is one write(2) to a file opened O_APPEND before
+ * audit_log() returns (so it survives a crash of the process, e.g. kill -9,
+ * before the HTTP reply goes out); fdatasync follows within 100 ms, batched
+ * (same window as SQLite's synchronous=NORMAL; see docs/ARCHITECTURE.md).
+ * A final line torn by a crash or power loss is moved aside to
+ * "<file>.torn-<ms>" and truncated at the next audit_open(), which then
+ * appends an "audit.tail_truncated" record saying so.
  */
 #ifndef RM_AUDIT_H
 #define RM_AUDIT_H
 
 #include <jansson.h>
+#include <stdint.h>
+
+#include "server/audit_read.h"
 
 struct server;
 struct http_ctx;
@@ -33,6 +45,13 @@ void audit_log(struct server *srv, struct http_ctx *c, const char *action, const
 /* Same with an explicit actor (e.g. "agent:host-7", "schedule"). */
 void audit_log_actor(struct server *srv, const char *actor, const char *client, const char *action,
 		     const char *target, const char *outcome, json_t *details);
+
+/* Capture, on the loop thread, what readers on other threads may read: the
+ * newest file and its length up to the last complete record.  OUT: *out. */
+void audit_snapshot_take(const struct audit *a, struct audit_snapshot *out);
+
+/* Records that could not be written since start (health, metrics). */
+uint64_t audit_failures(const struct audit *a);
 
 /* `restic-manager-server audit verify`: check every file's chain.  Prints a
  * summary; returns 0 when intact, 1 on tampering, 2 on usage/IO error. */

@@ -441,6 +441,11 @@ void http_dispatch(struct evhttp_request *req, void *arg)
 		http_reply_error(c, 400, "bad_request", "malformed request path");
 		return;
 	}
+	/* A decoded NUL would silently cut a value short ("admin%00x" → "admin"). */
+	if (rawquery && strcasestr(rawquery, "%00")) {
+		http_reply_error(c, 400, "invalid_parameter", "NUL in query string");
+		return;
+	}
 	if (rawquery && evhttp_parse_query_str(rawquery, &c->query) < 0) {
 		http_reply_error(c, 400, "bad_request", "malformed query string");
 		return;
@@ -474,9 +479,12 @@ void http_dispatch(struct evhttp_request *req, void *arg)
 				http_reply_error(c, 400, "bad_request", "malformed request path");
 				return;
 			}
-			if (outlen != strlen(d) || strchr(d, '/') || strlen(d) > strlen(segs[i])) {
+			/* An encoded '/' or NUL, or a dot segment ("..", "."; raw or
+			 * encoded), is a path trick: no route uses them. */
+			if (outlen != strlen(d) || strchr(d, '/') || strlen(d) > strlen(segs[i]) || !strcmp(d, "..") ||
+			    !strcmp(d, ".")) {
 				free(d);
-				http_reply_error(c, 400, "bad_request", "invalid character in request path");
+				http_reply_error(c, 400, "invalid_parameter", "invalid character or segment in request path");
 				return;
 			}
 			memcpy(segs[i], d, outlen + 1);

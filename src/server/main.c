@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/version.h"
+#include "server/audit.h"
 #include "server/http.h"
 #include "server/secrets.h"
 #include "server/server.h"
@@ -177,6 +178,11 @@ static int serve(struct server *srv)
 		log_error("%s", err[0] ? err : "cannot open database");
 		goto out;
 	}
+	r = audit_open(srv->cfg.data_dir, &srv->audit);
+	if (r < 0) {
+		log_error("cannot open audit trail in '%s/audit': %s", srv->cfg.data_dir, strerror(-r));
+		goto out;
+	}
 	if (evthread_use_pthreads() < 0) {
 		log_error("cannot enable libevent threading");
 		goto out;
@@ -204,7 +210,10 @@ static int serve(struct server *srv)
 		log_error("cannot install signal handlers");
 		goto out;
 	}
+	audit_log_actor(srv, "system", NULL, "server.start", NULL, "ok",
+			json_pack("{s:s,s:s}", "version", rm_version, "listen", srv->bound_addr));
 	event_base_dispatch(srv->base);
+	audit_log_actor(srv, "system", NULL, "server.stop", NULL, "ok", NULL);
 	log_info("shut down cleanly");
 	rc = 0;
 out:
@@ -218,6 +227,8 @@ out:
 		event_free(drain_timer);
 	/* Module stop hooks go here, in reverse order of start. */
 	workers_free(srv->workers);
+	audit_close(srv->audit); /* before the base: it owns a timer */
+	srv->audit = NULL;
 	if (srv->http)
 		evhttp_free(srv->http);
 	if (srv->base)
@@ -233,6 +244,17 @@ int main(int argc, char **argv)
 	int first = 1;
 	enum config_result cr;
 
+	if (argc > 1 && !strcmp(argv[1], "audit")) {
+		if (argc < 3 || strcmp(argv[2], "verify") != 0) {
+			fprintf(stderr, "usage: restic-manager-server audit verify [--data-dir DIR]\n");
+			return 2;
+		}
+		/* RM_DATA_DIR and --data-dir are read by the common option parser. */
+		cr = config_load(&srv.cfg, argc, argv, 3);
+		if (cr != CONFIG_OK)
+			return cr == CONFIG_EXIT_OK ? 0 : 2;
+		return audit_verify_main(srv.cfg.data_dir);
+	}
 	if (argc > 1 && !strcmp(argv[1], "serve"))
 		first = 2;
 	cr = config_load(&srv.cfg, argc, argv, first);

@@ -6,7 +6,9 @@
  */
 #include "server/routes.h"
 
+#include "server/api_audit.h"
 #include "server/api_meta.h"
+#include "server/assets.h"
 #include "server/web.h"
 
 #define GET EVHTTP_REQ_GET
@@ -19,6 +21,12 @@ static const struct route routes[] = {
 	/* service */
 	{GET, "/healthz", ACCESS_PUBLIC, api_healthz, 0, 0},
 	{GET, "/api/version", ACCESS_PUBLIC, api_version, 0, 0},
+	/* agent and script distribution (GET rows also answer HEAD) */
+	{GET, "/agent/binary", ACCESS_PUBLIC, assets_serve_binary, 0, 0},
+	{GET, "/install/{}", ACCESS_PUBLIC, assets_serve_install, 0, 0},
+	/* audit trail */
+	{GET, "/api/v1/audit", ACCESS_ADMIN, api_audit_list, 0, 0},
+	{GET, "/api/v1/audit/export.csv", ACCESS_ADMIN, api_audit_export, 0, 0},
 	/* web UI (static; the data behind it is protected by the API) */
 	{GET, "/", ACCESS_PUBLIC, web_index, 0, 0},
 	{GET, "/bootstrap", ACCESS_PUBLIC, web_index, 0, 0},
