@@ -77,7 +77,7 @@ struct http_ctx {
 	/* Filled by auth_authenticate(): */
 	enum auth_via via;
 	int64_t user_id;
-	char username[64];
+	char username[65];                   /* up to 64 bytes (auth_username_is_valid) */
 	enum role role;
 	int64_t token_id;     /* session or API token row id */
 	int64_t host_id;      /* agent requests */

@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "common/version.h"
 #include "server/audit.h"
+#include "server/auth.h"
 #include "server/http.h"
 #include "server/secrets.h"
 #include "server/server.h"
@@ -201,6 +202,8 @@ static int serve(struct server *srv)
 	/* Module start hooks (audit, users/bootstrap, agents, scheduler) go here. */
 	if (listen_http(srv) < 0)
 		goto out;
+	if (auth_start(srv) < 0) /* after listen: the bootstrap URL needs the base URL */
+		goto out;
 
 	ev_term = evsignal_new(srv->base, SIGTERM, on_shutdown_signal, srv);
 	ev_int = evsignal_new(srv->base, SIGINT, on_shutdown_signal, srv);
@@ -226,6 +229,7 @@ out:
 	if (drain_timer)
 		event_free(drain_timer);
 	/* Module stop hooks go here, in reverse order of start. */
+	auth_stop(srv);
 	workers_free(srv->workers);
 	audit_close(srv->audit); /* before the base: it owns a timer */
 	srv->audit = NULL;

@@ -7,7 +7,10 @@
 #include "server/routes.h"
 
 #include "server/api_audit.h"
+#include "server/api_auth.h"
 #include "server/api_meta.h"
+#include "server/api_tokens.h"
+#include "server/api_users.h"
 #include "server/assets.h"
 #include "server/web.h"
 
@@ -24,6 +27,20 @@ static const struct route routes[] = {
 	/* agent and script distribution (GET rows also answer HEAD) */
 	{GET, "/agent/binary", ACCESS_PUBLIC, assets_serve_binary, 0, 0},
 	{GET, "/install/{}", ACCESS_PUBLIC, assets_serve_install, 0, 0},
+	/* authentication, users, personal API tokens (api_auth.c, api_users.c, api_tokens.c) */
+	{GET, "/api/v1/bootstrap", ACCESS_PUBLIC, api_bootstrap_status, 0, 0},
+	{POST, "/api/v1/bootstrap", ACCESS_PUBLIC, api_bootstrap, 8192, 0},
+	{POST, "/api/v1/auth/login", ACCESS_PUBLIC, api_auth_login, 8192, 0},
+	{POST, "/api/v1/auth/logout", ACCESS_VIEWER, api_auth_logout, 0, ROUTE_NO_CSRF},
+	{GET, "/api/v1/auth/me", ACCESS_VIEWER, api_auth_me, 0, 0},
+	{PUT, "/api/v1/auth/password", ACCESS_VIEWER, api_auth_password, 8192, 0},
+	{GET, "/api/v1/tokens", ACCESS_VIEWER, api_tokens_list, 0, 0},
+	{POST, "/api/v1/tokens", ACCESS_VIEWER, api_tokens_create, 0, 0},
+	{DELETE, "/api/v1/tokens/{}", ACCESS_VIEWER, api_tokens_delete, 0, 0},
+	{GET, "/api/v1/users", ACCESS_ADMIN, api_users_list, 0, 0},
+	{POST, "/api/v1/users", ACCESS_ADMIN, api_users_create, 8192, 0},
+	{PATCH, "/api/v1/users/{}", ACCESS_ADMIN, api_users_update, 8192, 0},
+	{DELETE, "/api/v1/users/{}", ACCESS_ADMIN, api_users_delete, 0, 0},
 	/* audit trail */
 	{GET, "/api/v1/audit", ACCESS_ADMIN, api_audit_list, 0, 0},
 	{GET, "/api/v1/audit/export.csv", ACCESS_ADMIN, api_audit_export, 0, 0},
