@@ -72,6 +72,24 @@ void config_print_help(const char *program)
 	}
 	printf("  --%-22s %-24s %s\n  --%-22s %-24s %s\n", "help", "", "show this help", "version", "",
 	       "print version, commit and build date");
+	printf("  --%-22s %-24s %s\n", "help-markdown", "", "print this table as Markdown (docs/configuration.md)");
+}
+
+void config_print_markdown(void)
+{
+	printf("| Environment | Flag | Default | Meaning |\n|---|---|---|---|\n");
+	for (size_t i = 0; i < ARRAY_LEN(config_options); i++) {
+		const struct config_option *o = &config_options[i];
+		printf("| %s%s%s | `--%s` | %s%s%s | ", o->env ? "`" : "", o->env ? o->env : "—", o->env ? "`" : "",
+		       o->flag, o->def[0] ? "`" : "", o->def[0] ? o->def : "(empty)", o->def[0] ? "`" : "");
+		for (const char *p = o->help; *p; p++) { /* '|' would end the cell, '<' start HTML */
+			if (*p == '|' || *p == '<' || *p == '>')
+				printf("\\%c", *p);
+			else
+				putchar(*p);
+		}
+		printf(" |\n");
+	}
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -284,6 +302,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, int fi
 
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			config_print_help("restic-manager-server");
+			return CONFIG_EXIT_OK;
+		}
+		if (!strcmp(a, "--help-markdown")) {
+			config_print_markdown();
 			return CONFIG_EXIT_OK;
 		}
 		if (!strcmp(a, "--version")) {

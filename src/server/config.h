@@ -50,6 +50,10 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, int fi
 /* Print the option table (used by --help and docs/configuration.md generation). */
 void config_print_help(const char *program);
 
+/* Print the option table as a Markdown table (--help-markdown; the generated
+ * block of docs/configuration.md). */
+void config_print_markdown(void);
+
 /* Parse "a.b.c.d/n, ::1/128" into out[]. Return count or -EINVAL. */
 int config_parse_cidrs(const char *s, struct cidr *out, size_t max);
 
