@@ -229,8 +229,8 @@ out:
 	if (drain_timer)
 		event_free(drain_timer);
 	/* Module stop hooks go here, in reverse order of start. */
+	workers_free(srv->workers); /* runs pending done() callbacks, which may still use auth state */
 	auth_stop(srv);
-	workers_free(srv->workers);
 	audit_close(srv->audit); /* before the base: it owns a timer */
 	srv->audit = NULL;
 	if (srv->http)

@@ -104,6 +104,8 @@ int64_t ratelimit_check(struct ratelimit *rl, const char *key, int64_t now)
 	char k[RATELIMIT_KEY_MAX];
 	struct rl_entry *e;
 
+	if (!rl)
+		return 0;
 	normalize(key, k);
 	e = find(rl, k);
 	if (!e || expired(rl, e, now) || e->hits < rl->max_hits)
@@ -116,6 +118,8 @@ void ratelimit_hit(struct ratelimit *rl, const char *key, int64_t now)
 	char k[RATELIMIT_KEY_MAX];
 	struct rl_entry *e;
 
+	if (!rl)
+		return;
 	normalize(key, k);
 	e = find(rl, k);
 	if (!e) {
@@ -137,6 +141,8 @@ void ratelimit_refund(struct ratelimit *rl, const char *key, int64_t now)
 	char k[RATELIMIT_KEY_MAX];
 	struct rl_entry *e;
 
+	if (!rl)
+		return;
 	normalize(key, k);
 	e = find(rl, k);
 	if (e && !expired(rl, e, now) && e->hits > 0)

@@ -5,7 +5,8 @@
  * max_hits attempts are counted in it, the key is blocked until it closes.
  * The table never grows: when full, an expired entry or else the entry seen
  * longest ago is evicted.  IPv6 keys are reduced to their /64 so one host
- * cannot rotate through its addresses.  Loop thread only (no locking).
+ * cannot rotate through its addresses.  Every function accepts rl == NULL
+ * (no limiting; e.g. after shutdown freed it).  Loop thread only (no locking).
  */
 #ifndef RM_RATELIMIT_H
 #define RM_RATELIMIT_H
