@@ -63,6 +63,7 @@ static int asset_open(const char *base, const char *sub, const char *file, struc
 		return -ENOENT;
 	if (snprintf(path, sizeof(path), "%s/%s/%s", base, sub, file) >= (int)sizeof(path))
 		return -ENOENT;
+	/* O_NONBLOCK: a FIFO planted under that name must not hang the loop in open(). */
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		int e = errno;

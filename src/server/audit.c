@@ -407,6 +407,15 @@ void audit_close(struct audit *a)
 	free(a);
 }
 
+void audit_reopen(struct audit *a)
+{
+	if (!a || a->fd < 0)
+		return;
+	audit_sync(a);
+	close(a->fd);
+	a->fd = -1; /* a->month and a->size stay: the snapshot and ordering rules use them */
+}
+
 void audit_snapshot_take(const struct audit *a, struct audit_snapshot *out)
 {
 	memset(out, 0, sizeof(*out));

@@ -34,6 +34,10 @@ struct audit;
 int audit_open(const char *data_dir, struct audit **out);
 void audit_close(struct audit *a);
 
+/* SIGHUP: sync and close the head file; the next record opens it again by
+ * name (after an operator moved or copied it away).  Accepts NULL. */
+void audit_reopen(struct audit *a);
+
 /* Append one record.  c (nullable) supplies actor and client address; with
  * c == NULL the actor is "system".  action: "user.login", "host.enroll", …;
  * target: "user:3", "host:7", … (nullable); outcome: "ok", "denied",

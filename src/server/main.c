@@ -109,7 +109,8 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	if (lvl && log_parse_level(lvl, &l) == 0)
 		srv->cfg.log_level = l;
 	log_init(srv->cfg.log_level, srv->cfg.log_format, "restic-manager-server");
-	log_info("SIGHUP: reopened logs");
+	audit_reopen(srv->audit);
+	log_info("SIGHUP: reopened logs and the audit file");
 }
 
 static int listen_http(struct server *srv)

@@ -254,3 +254,15 @@ def test_assets_are_public_and_get_only(server):
     assert r.status_code == 405 and error_code(r) == "method_not_allowed"
     r = server.req("DELETE", "/install/install.sh")
     assert r.status_code == 405
+
+
+def test_fifo_does_not_hang_the_server(server):
+    data_dir, bundled = dirs(server)
+    os.makedirs(os.path.join(data_dir, "install"), exist_ok=True)
+    os.mkfifo(os.path.join(data_dir, "install", "install.ps1"))
+    r = server.get("/install/install.ps1", timeout=5)
+    assert r.status_code == 404 and error_code(r) == "not_found"
+    put(os.path.join(bundled, "install", "install.ps1"), b"Write-Host bundled\r\n")
+    r = server.get("/install/install.ps1", timeout=5)
+    assert r.status_code == 200 and r.content == b"Write-Host bundled\r\n"
+    assert server.get("/healthz").status_code == 200

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, ADMIN_USER, SERVER_BIN, Client, Server, error_code
+from conftest import ADMIN_PASSWORD, ADMIN_USER, SERVER_BIN, Client, Server, error_code, wait_for
 
 GENESIS = "0" * 64
 
@@ -292,3 +292,26 @@ def test_api_admin_only(admin, server):
         assert r.status_code == 403 and error_code(r) == "forbidden", (url, r.text)
     created = admin.get("/api/v1/audit?action=user.create").json()["items"]
     assert created and created[0]["actor"] == ADMIN_USER and created[0]["outcome"] == "ok"
+
+
+def test_sighup_reopens_the_audit_file(admin, server):
+    path = audit_files(server)[-1]
+    moved = path + ".archived"
+    os.rename(path, moved)
+    server.proc.send_signal(__import__("signal").SIGHUP)
+    wait_for(lambda: "reopened logs and the audit file" in server.log_text(), what="SIGHUP handled")
+    assert admin.login(ADMIN_USER, ADMIN_PASSWORD).status_code == 200
+    # the new record went to a fresh file under the month's name, not into the moved one
+    wait_for(lambda: os.path.exists(path), what="audit file recreated")
+    recs = [json.loads(l) for l in open(path, "rb").read().split(b"\n") if l]
+    assert recs and recs[0]["action"] == "user.login"
+    old = [json.loads(l) for l in open(moved, "rb").read().split(b"\n") if l]
+    assert recs[0]["seq"] == old[-1]["seq"] + 1 and recs[0]["prev"] == old[-1]["hash"]
+    # putting the archive back in front restores one verifiable chain
+    assert server.stop() == 0
+    joined = open(moved, "rb").read() + open(path, "rb").read()
+    with open(path, "wb") as f:
+        f.write(joined)
+    os.unlink(moved)
+    r = verify(server.data_dir)
+    assert r.returncode == 0, r.stdout
