@@ -1,5 +1,6 @@
 """Users, sessions, API tokens, roles, CSRF, bootstrap and login rate limiting
 (issue 2, "Users, sessions, tokens, audit"; DESIGN.md §6, §8)."""
+import concurrent.futures
 import glob
 import os
 import re
@@ -9,7 +10,7 @@ import time
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, ADMIN_USER, Client, Server, error_code
+from conftest import ADMIN_PASSWORD, ADMIN_USER, Client, Server, error_code, wait_for
 
 PW = "another long passphrase"
 
@@ -218,6 +219,40 @@ def test_login_rate_limited(server, admin):
     # X-Forwarded-For from an untrusted peer is ignored.
     assert fail_login(server, {"X-Forwarded-For": "203.0.113.9"}).status_code == 429
     assert '"rate_limited"' in audit_text(server)
+
+
+def test_parallel_guesses_cannot_overshoot_limit(server, admin):
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+        codes = list(ex.map(lambda _: fail_login(server).status_code, range(24)))
+    assert codes.count(401) <= 10 and codes.count(401) >= 1
+    assert codes.count(429) == 24 - codes.count(401)
+
+
+def test_password_hashing_does_not_block_the_loop(server, admin):
+    """argon2id runs on the worker pool: /healthz answers while logins are hashing."""
+    def do_login(_):
+        r = requests.post(server.url + "/api/v1/auth/login",
+                          json={"username": ADMIN_USER, "password": ADMIN_PASSWORD}, timeout=60)
+        return r.status_code, time.monotonic()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+        futs = [ex.submit(do_login, i) for i in range(8)]
+        wait_for(lambda: any(f.running() for f in futs), what="logins started")
+        assert server.get("/healthz").status_code == 200
+        health_done = time.monotonic()
+        results = [f.result() for f in futs]
+    assert all(code == 200 for code, _ in results)
+    assert health_done < max(t for _, t in results)
+
+
+def test_bootstrap_token_guessing_rate_limited(server):
+    tok = server.bootstrap_token()
+    body = {"username": "root", "password": ADMIN_PASSWORD}
+    for _ in range(10):
+        assert server.post("/api/v1/bootstrap", json=dict(body, token="g" * 43)).status_code == 403
+    r = server.post("/api/v1/bootstrap", json=dict(body, token="g" * 43))
+    assert r.status_code == 429 and "Retry-After" in r.headers
+    assert server.post("/api/v1/bootstrap", json=dict(body, token=tok)).status_code == 429
 
 
 def test_forwarded_for_only_from_trusted_proxy(tmp_path):
