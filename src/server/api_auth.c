@@ -257,6 +257,7 @@ static void login_done(struct authpw *pw)
 		http_reply_error(c, 503, "unavailable", "cannot create a session now");
 		return;
 	}
+	store_session_trim_user(st, u.id, AUTH_SESSIONS_PER_USER);
 	store_user_set_last_login(st, u.id, now);
 	set_actor(c, &u);
 	c->via = AUTH_VIA_SESSION;

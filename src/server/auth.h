@@ -24,6 +24,8 @@ struct server;
 #define AUTH_SESSION_COOKIE "rm_session"
 #define AUTH_CSRF_HEADER "X-CSRF-Token"
 #define AUTH_SESSION_TTL (12 * 3600)
+/* A login beyond this many live sessions of one user ends the oldest. */
+#define AUTH_SESSIONS_PER_USER 50
 #define AUTH_SETTING_BOOTSTRAP "bootstrap_token_hash"
 /* Login / bootstrap failures allowed per client address and window. */
 #define AUTH_LOGIN_MAX_FAILURES 10

@@ -285,6 +285,18 @@ int store_session_delete_user(struct store *st, int64_t user_id, int64_t keep_id
 	return r < 0 ? r : 0;
 }
 
+int store_session_trim_user(struct store *st, int64_t user_id, int keep)
+{
+	sqlite3_stmt *s = store_stmt(st, "DELETE FROM sessions WHERE user_id = ? AND id NOT IN "
+					 "(SELECT id FROM sessions WHERE user_id = ? ORDER BY id DESC LIMIT ?)");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, user_id);
+	sqlite3_bind_int64(s, 2, user_id);
+	sqlite3_bind_int(s, 3, keep);
+	return step_done(st, s);
+}
+
 int store_session_purge(struct store *st, int64_t now)
 {
 	sqlite3_stmt *s = store_stmt(st, "DELETE FROM sessions WHERE expires_at <= ?");

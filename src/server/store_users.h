@@ -88,6 +88,8 @@ int store_session_touch(struct store *st, int64_t id, int64_t now);
 int store_session_delete(struct store *st, int64_t id);
 /* Delete every session of user_id except keep_id (0 = none). */
 int store_session_delete_user(struct store *st, int64_t user_id, int64_t keep_id);
+/* Keep only the newest keep sessions of user_id.  Return the number removed or -EIO. */
+int store_session_trim_user(struct store *st, int64_t user_id, int keep);
 /* Delete expired sessions.  Return the number removed or -EIO. */
 int store_session_purge(struct store *st, int64_t now);
 
