@@ -182,7 +182,7 @@ static void cookie_write(struct http_ctx *c, const char *value, int max_age)
 	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
 
 	snprintf(buf, sizeof(buf), "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s", AUTH_SESSION_COOKIE, value,
-		 max_age, c->srv->cfg.cookie_secure ? "; Secure" : "");
+		 max_age, c->srv->cfg.cookie_secure || c->client_https ? "; Secure" : "");
 	evhttp_add_header(h, "Set-Cookie", buf);
 	explicit_bzero(buf, sizeof(buf));
 }

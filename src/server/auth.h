@@ -9,7 +9,7 @@
  * no sliding renewal), is deleted at logout, when its user is disabled or
  * deleted, and when the user changes their password (other sessions).
  * Cookie attributes: Path=/; HttpOnly; SameSite=Lax; Max-Age; Secure unless
- * RM_COOKIE_SECURE=false.
+ * RM_COOKIE_SECURE=false (and even then when a trusted proxy reports https).
  */
 #ifndef RM_AUTH_H
 #define RM_AUTH_H

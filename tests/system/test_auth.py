@@ -273,6 +273,12 @@ def test_forwarded_for_only_from_trusted_proxy(tmp_path):
         r = requests.post(s.url + "/api/v1/auth/login", json={"username": ADMIN_USER, "password": ADMIN_PASSWORD},
                           headers={"X-Forwarded-For": "192.0.2.1"}, timeout=30)
         assert r.status_code == 200
+        assert "secure" not in [a.strip().lower() for a in r.headers["Set-Cookie"].split(";")]
+        # RM_COOKIE_SECURE=false here, but the trusted proxy saw https: Secure anyway.
+        r = requests.post(s.url + "/api/v1/auth/login", json={"username": ADMIN_USER, "password": ADMIN_PASSWORD},
+                          headers={"X-Forwarded-For": "192.0.2.1", "X-Forwarded-Proto": "https"}, timeout=30)
+        assert r.status_code == 200
+        assert "secure" in [a.strip().lower() for a in r.headers["Set-Cookie"].split(";")]
     finally:
         assert s.stop() == 0
 
