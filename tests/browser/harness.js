@@ -1,0 +1,158 @@
+// harness.js — browser-test harness: starts the real restic-manager-server
+// (port 0, --ready-file, temporary data directory), drives headless Debian
+// Chromium through playwright-core, and offers a small API client for setup.
+// Readiness is always polled (ready file, log line, DOM state), never slept.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BIN_DIR = process.env.RM_BIN_DIR ? path.resolve(ROOT, process.env.RM_BIN_DIR) : path.join(ROOT, 'bin');
+export const SHOTS = path.join(ROOT, 'build', 'screenshots');
+export const ADMIN = { username: 'admin', password: 'correct horse battery staple' };
+
+/** Poll fn() until it returns a truthy value (sync or async); throw after timeout ms. */
+export async function waitFor(fn, { timeout = 20000, interval = 25, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+export class Server {
+  constructor(opts = {}) {
+    this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rm-browser-'));
+    this.dataDir = path.join(this.tmp, 'data');
+    this.logPath = path.join(this.tmp, 'server.log');
+    this.readyFile = path.join(this.tmp, 'ready');
+    this.env = opts.env || {};
+    this.proc = null;
+  }
+
+  async start() {
+    const log = fs.openSync(this.logPath, 'a');
+    this.proc = spawn(path.join(BIN_DIR, 'restic-manager-server'), ['--listen', '127.0.0.1:0', '--ready-file', this.readyFile], {
+      env: { ...process.env, RM_DATA_DIR: this.dataDir, RM_COOKIE_SECURE: 'false', RM_LOG_LEVEL: 'debug', RM_BUNDLED_ASSETS_DIR: path.join(this.tmp, 'bundled'), ...this.env },
+      stdio: ['ignore', log, log],
+    });
+    fs.closeSync(log);
+    let exited = null;
+    this.proc.on('exit', (code, sig) => { exited = code ?? sig; });
+    await waitFor(() => exited !== null || fs.existsSync(this.readyFile), { what: 'server ready file' });
+    if (exited !== null) throw new Error('server exited early:\n' + this.logText());
+    await waitFor(() => fs.readFileSync(this.readyFile, 'utf8').trim(), { what: 'ready file content' });
+    this.addr = fs.readFileSync(this.readyFile, 'utf8').trim();
+    this.url = 'http://' + this.addr;
+    return this;
+  }
+
+  logText() { try { return fs.readFileSync(this.logPath, 'utf8'); } catch { return ''; } }
+
+  async bootstrapUrl() {
+    const m = await waitFor(() => this.logText().match(/\/bootstrap\?token=([A-Za-z0-9_-]+)/), { what: 'bootstrap URL in the log' });
+    return { url: `${this.url}/bootstrap?token=${m[1]}`, token: m[1] };
+  }
+
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null) return;
+    const p = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGTERM');
+    await p;
+  }
+
+  cleanup() { fs.rmSync(this.tmp, { recursive: true, force: true }); }
+}
+
+/** A tiny API client (cookie session + CSRF) for test setup. */
+export class Client {
+  constructor(server) { this.server = server; this.cookie = ''; this.csrf = null; }
+
+  async req(method, p, body) {
+    const headers = { Accept: 'application/json' };
+    if (this.cookie) headers.Cookie = this.cookie;
+    if (this.csrf && method !== 'GET') headers['X-CSRF-Token'] = this.csrf;
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const r = await fetch(this.server.url + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const sc = r.headers.getSetCookie ? r.headers.getSetCookie() : [];
+    for (const c of sc) if (c.startsWith('rm_session=')) this.cookie = c.split(';')[0];
+    const text = await r.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: r.status, json, text, headers: r.headers };
+  }
+
+  async login(username, password) {
+    const r = await this.req('POST', '/api/v1/auth/login', { username, password });
+    if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
+    this.csrf = r.json.csrf_token;
+    return this;
+  }
+
+  get(p) { return this.req('GET', p); }
+  post(p, b) { return this.req('POST', p, b ?? {}); }
+}
+
+/** Bootstrap the first admin through the API and return a logged-in client. */
+export async function bootstrapAdmin(server) {
+  const { token } = await server.bootstrapUrl();
+  const c = new Client(server);
+  const r = await c.post('/api/v1/bootstrap', { token, ...ADMIN });
+  if (r.status !== 201) throw new Error(`bootstrap failed: ${r.status} ${r.text}`);
+  return c.login(ADMIN.username, ADMIN.password);
+}
+
+export async function launchBrowser() {
+  // playwright-core gives every launch a fresh, empty profile directory.
+  return chromium.launch({
+    executablePath: process.env.RM_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+}
+
+/** A new page that records console errors, page errors and CSP violations. */
+export async function newPage(browser, server, { width = 1280, height = 860, colorScheme = 'light' } = {}) {
+  const context = await browser.newContext({ baseURL: server.url, viewport: { width, height }, colorScheme });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push('console: ' + m.text()); });
+  page.on('pageerror', (e) => page.errors.push('pageerror: ' + e.message));
+  page.setDefaultTimeout(20000);
+  return page;
+}
+
+/** Console errors, minus the expected 401 of the session probe on the login page. */
+export function unexpectedErrors(page, allow = []) {
+  return page.errors.filter((e) => !allow.some((re) => re.test(e)));
+}
+
+export async function shot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
+}
+
+/** Sign in through the login form. */
+export async function uiLogin(page, username, password) {
+  await page.goto('/#/login');
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+}
+
+/** True when this server build has no fleet API yet (GET /api/v1/hosts is an
+ *  unknown route): pages then show their "not available" state, and the
+ *  browser logs those 404s, which the console checks must tolerate. */
+export async function fleetApiMissing(server) {
+  const r = await fetch(server.url + '/api/v1/hosts');
+  if (r.status !== 404) return false;
+  const body = await r.json().catch(() => null);
+  return !!(body && body.error && /route/.test(body.error.message || ''));
+}

@@ -1,0 +1,284 @@
+// pages_host.js — one host: header, vitals and tabs (Snapshots, Sources,
+// Schedules, Repo, Jobs, Settings).  Write actions are shown to operators
+// (admins for delete) only; the API enforces the same rules.
+import { api, listAll, qs } from './api.js';
+import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, tabs, actionButton, toDate } from './ui.js';
+import { hostName, hostStatus, hostOs, lastBackup, repoSize, snapshotCount, hostTags, lastSeen } from './hostfields.js';
+import { fleetStream } from './pages_dash.js';
+import { describeCron } from './cron.js';
+
+const TABS = [['snapshots', 'Snapshots'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['repo', 'Repository'], ['jobs', 'Jobs'], ['settings', 'Settings']];
+
+export async function startJob(ctx, hostId, body, label) {
+  const j = await api.post(`/hosts/${hostId}/jobs`, body);
+  toast(`${label || body.kind} queued`, 'ok');
+  if (j && j.id) ctx.navigate(`#/jobs/${j.id}`);
+  return j;
+}
+
+function kv(rows) {
+  return h('dl', { class: 'kv' }, rows.filter(Boolean).map(([k, v]) => [h('dt', { text: k }), h('dd', null, v === null || v === undefined || v === '' ? '—' : v)]));
+}
+
+export async function pageHost(ctx) {
+  const id = ctx.params.id;
+  const tab = TABS.some(([k]) => k === ctx.params.tab) ? ctx.params.tab : 'snapshots';
+  const main = ctx.main;
+  let host;
+  try {
+    host = await api.get(`/hosts/${encodeURIComponent(id)}`);
+  } catch (e) {
+    main.append(h('p', null, h('a', { href: '#/', text: '← Dashboard' })), errorBox(e, 'this host'));
+    return;
+  }
+  if (ctx.stale()) return;
+  const head = h('div');
+  const drawHead = () => {
+    const lb = lastBackup(host);
+    clear(head).append(
+      h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', h('span', { text: hostName(host) })),
+      h('div', { class: 'page-head' }, h('h1', { class: 'host-title', text: hostName(host) }), badge(hostStatus(host)),
+        ctx.can('operator') ? h('div', { class: 'head-actions' },
+          actionButton('Back up now', () => startJob(ctx, id, { kind: 'backup', group: 'default' }, 'Backup'), 'btn primary'),
+          h('a', { class: 'btn', href: `#/hosts/${id}/restore`, text: 'Restore…' })) : null),
+      h('div', { class: 'card vitals' }, kv([
+        ['OS / arch', hostOs(host)],
+        ['Agent', host.agent_version || host.version || null],
+        ['restic', host.restic_version || null],
+        ['Last seen', lastSeen(host) ? ageEl(lastSeen(host)) : 'never'],
+        ['Last backup', lb.time || lb.status ? [lb.status ? badge(lb.status) : null, ' ', ageEl(lb.time)] : 'never'],
+        ['Repository size', fmtBytes(repoSize(host))],
+        ['Snapshots', fmtNumber(snapshotCount(host))],
+        ['Tags', hostTags(host).length ? hostTags(host).map((t) => h('span', { class: 'tag', text: t })) : null],
+      ])));
+  };
+  drawHead();
+  const body = h('section', { class: 'card tab-body', 'aria-live': 'polite' }, loading());
+  main.append(head, tabs(TABS, tab, (k) => `#/hosts/${id}/${k}`), body);
+  const fn = { snapshots: tabSnapshots, sources: tabSources, schedules: tabSchedules, repo: tabRepo, jobs: tabJobs, settings: tabSettings }[tab];
+  try { await fn(ctx, host, body); } catch (e) { clear(body).append(errorBox(e)); }
+  const stop = fleetStream(async () => {
+    try { host = await api.get(`/hosts/${encodeURIComponent(id)}`); if (!ctx.stale()) drawHead(); } catch { /* keep the old view */ }
+  });
+  return stop;
+}
+
+async function tabSnapshots(ctx, host, body) {
+  let items;
+  try { items = await listAll(`/hosts/${host.id}/snapshots`); } catch (e) { clear(body).append(errorBox(e, 'snapshots')); return; }
+  clear(body);
+  if (!items.length) {
+    body.append(emptyState('No snapshots yet', 'Run a backup to create the first snapshot.',
+      ctx.can('operator') ? actionButton('Back up now', () => startJob(ctx, host.id, { kind: 'backup', group: 'default' }, 'Backup'), 'btn primary') : null));
+    return;
+  }
+  items.sort((a, b) => (toDate(b.time) || 0) - (toDate(a.time) || 0));
+  const picked = new Set();
+  const diffBtn = h('button', { type: 'button', class: 'btn', text: 'Compare 2 selected', disabled: true });
+  diffBtn.addEventListener('click', async () => {
+    const [a, b] = [...picked];
+    try { await startJob(ctx, host.id, { kind: 'diff', snapshots: [a, b] }, 'Diff'); } catch (e) { toast(e.message, 'bad'); }
+  });
+  const op = ctx.can('operator');
+  body.append(h('div', { class: 'section-head' }, h('h2', { text: `${items.length} snapshots` }), op ? diffBtn : null),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('caption', { class: 'sr-only', text: 'Snapshots' }),
+      h('thead', null, h('tr', null, op ? h('th', { scope: 'col' }, h('span', { class: 'sr-only', text: 'Select' })) : null,
+        ['Time', 'ID', 'Paths', 'Tags', 'Size'].map((t) => h('th', { scope: 'col', class: t === 'Size' ? 'num hide-sm' : t === 'Tags' ? 'hide-sm' : undefined, text: t })), op ? h('th', { scope: 'col', text: 'Actions' }) : null)),
+      h('tbody', null, items.map((s) => {
+        const sid = s.id || s.short_id;
+        const cb = h('input', { type: 'checkbox', 'aria-label': `Select snapshot ${s.short_id || sid} for comparison` });
+        cb.addEventListener('change', () => {
+          if (cb.checked) picked.add(sid); else picked.delete(sid);
+          diffBtn.disabled = picked.size !== 2;
+        });
+        return h('tr', null, op ? h('td', null, cb) : null,
+          h('td', { 'data-label': 'Time', text: fmtTime(s.time) }),
+          h('td', { 'data-label': 'ID' }, h('code', { text: s.short_id || String(sid).slice(0, 8) })),
+          h('td', { 'data-label': 'Paths', class: 'paths' }, (s.paths || []).map((p) => h('div', { text: p }))),
+          h('td', { 'data-label': 'Tags', class: 'hide-sm' }, (s.tags || []).map((t) => h('span', { class: 'tag', text: t }))),
+          h('td', { 'data-label': 'Size', class: 'num hide-sm', text: fmtBytes(s.size ?? (s.summary && s.summary.total_bytes_processed)) }),
+          op ? h('td', { class: 'actions-cell' }, h('a', { class: 'btn small', href: `#/hosts/${host.id}/restore?snapshot=${encodeURIComponent(sid)}`, text: 'Restore…', 'aria-label': `Restore from snapshot ${s.short_id || sid}` })) : null);
+      })))));
+}
+
+function linesOf(textarea) { return textarea.value.split('\n').map((s) => s.trim()).filter(Boolean); }
+
+async function tabSources(ctx, host, body) {
+  let items;
+  try { items = await listAll(`/hosts/${host.id}/sources`); } catch (e) { clear(body).append(errorBox(e, 'source groups')); return; }
+  clear(body).append(h('h2', { text: 'Source groups' }), h('p', { class: 'muted', text: 'Each group is backed up as a restic tag with its own paths, excludes and retention.' }));
+  if (!items.length) body.append(emptyState('No source groups', 'The default group is created when the host enrols.'));
+  for (const s of items) {
+    const ret = s.retention || {};
+    body.append(h('article', { class: 'subcard' },
+      h('div', { class: 'section-head' }, h('h3', { text: s.name }),
+        ctx.can('operator') ? actionButton('Back up this group', () => startJob(ctx, host.id, { kind: 'backup', group: s.name }, 'Backup'), 'btn small') : null),
+      kv([
+        ['Paths', (s.paths || []).map((p) => h('div', { class: 'mono', text: p }))],
+        ['Excludes', (s.excludes || []).length ? s.excludes.map((p) => h('div', { class: 'mono', text: p })) : null],
+        ['Retention', Object.keys(ret).length ? Object.entries(ret).map(([k, v]) => `${k.replace(/_/g, ' ')}: ${v}`).join(', ') : 'keep everything'],
+        s.retries !== undefined ? ['Retries', String(s.retries)] : null,
+      ])));
+  }
+  if (!ctx.can('operator')) return;
+  const name = h('input', { required: true, pattern: '[A-Za-z0-9._-]+', maxlength: 64 });
+  const paths = h('textarea', { rows: 3, spellcheck: 'false' });
+  const excl = h('textarea', { rows: 2, spellcheck: 'false' });
+  const keepLast = h('input', { type: 'number', min: 0, inputmode: 'numeric' });
+  const keepDaily = h('input', { type: 'number', min: 0, inputmode: 'numeric', value: '7' });
+  const keepWeekly = h('input', { type: 'number', min: 0, inputmode: 'numeric', value: '4' });
+  const keepMonthly = h('input', { type: 'number', min: 0, inputmode: 'numeric', value: '12' });
+  const form = h('form', { class: 'subcard' }, h('h3', { text: 'Add a source group' }),
+    h('div', { class: 'grid2' }, field('Name (restic tag)', name), field('Paths (one per line)', paths)),
+    field('Excludes (one pattern per line)', excl),
+    h('fieldset', null, h('legend', { text: 'Retention' }), h('div', { class: 'grid4' }, field('Keep last', keepLast), field('Daily', keepDaily), field('Weekly', keepWeekly), field('Monthly', keepMonthly))),
+    h('button', { type: 'submit', class: 'btn primary', text: 'Add group' }));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const retention = {};
+    for (const [k, el] of [['keep_last', keepLast], ['keep_daily', keepDaily], ['keep_weekly', keepWeekly], ['keep_monthly', keepMonthly]])
+      if (el.value !== '') retention[k] = Number(el.value);
+    try {
+      await api.post(`/hosts/${host.id}/sources`, { name: name.value.trim(), paths: linesOf(paths), excludes: linesOf(excl), retention });
+      toast('Source group added', 'ok');
+      tabSources(ctx, host, body);
+    } catch (e) { toast(e.message, 'bad'); }
+  });
+  body.append(form);
+}
+
+async function tabSchedules(ctx, host, body) {
+  let items;
+  try { items = await listAll(`/hosts/${host.id}/schedules`); } catch (e) { clear(body).append(errorBox(e, 'schedules')); return; }
+  clear(body).append(h('h2', { text: 'Schedules' }));
+  if (!items.length) body.append(emptyState('No schedules', 'Without a schedule this host backs up only when you press “Back up now”.'));
+  else body.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+    h('thead', null, h('tr', null, ['When', 'Groups', 'Next runs', 'State', ctx.can('operator') ? 'Actions' : null].filter(Boolean).map((t) => h('th', { scope: 'col', text: t })))),
+    h('tbody', null, items.map((s) => h('tr', null,
+      h('td', { 'data-label': 'When' }, h('code', { text: s.cron }), h('div', { class: 'muted small', text: describeCron(s.cron) })),
+      h('td', { 'data-label': 'Groups' }, (s.groups || []).map((g) => h('span', { class: 'tag', text: g }))),
+      h('td', { 'data-label': 'Next runs' }, (s.next_runs || []).slice(0, 3).map((t) => h('div', { text: fmtTime(t) }))),
+      h('td', { 'data-label': 'State' }, s.enabled === false ? badge('none', 'disabled') : badge('succeeded', 'enabled')),
+      ctx.can('operator') ? h('td', { class: 'actions-cell' }, h('button', { type: 'button', class: 'btn small danger', text: 'Delete', 'aria-label': `Delete schedule ${s.cron}`,
+        onclick: async () => {
+          if (!await confirmDialog({ title: 'Delete schedule?', text: `“${s.cron}” stops firing on ${hostName(host)}.`, ok: 'Delete' })) return;
+          try { await api.del(`/hosts/${host.id}/schedules/${s.id}`); toast('Schedule deleted', 'ok'); tabSchedules(ctx, host, body); } catch (e) { toast(e.message, 'bad'); }
+        } })) : null))))));
+  if (!ctx.can('operator')) return;
+  const cron = h('input', { required: true, value: '0 2 * * *', spellcheck: 'false' });
+  const desc = h('div', { class: 'hint', 'aria-live': 'polite', text: describeCron(cron.value) });
+  cron.addEventListener('input', () => { desc.textContent = describeCron(cron.value); });
+  const groups = h('input', { value: 'default', spellcheck: 'false' });
+  const enabled = h('input', { type: 'checkbox', checked: true });
+  const form = h('form', { class: 'subcard' }, h('h3', { text: 'Add a schedule' }),
+    h('div', { class: 'grid2' }, h('div', null, field('Cron expression (minute hour day month weekday)', cron), desc), field('Source groups (comma-separated)', groups)),
+    h('label', { class: 'check' }, enabled, ' Enabled'),
+    h('div', null, h('button', { type: 'submit', class: 'btn primary', text: 'Add schedule' })));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await api.post(`/hosts/${host.id}/schedules`, { cron: cron.value.trim(), groups: groups.value.split(',').map((s) => s.trim()).filter(Boolean), enabled: enabled.checked });
+      toast('Schedule added', 'ok');
+      tabSchedules(ctx, host, body);
+    } catch (e) { toast(e.message, 'bad'); }
+  });
+  body.append(form);
+}
+
+async function tabRepo(ctx, host, body) {
+  const repo = host.repo || host.repository || {};
+  clear(body).append(h('h2', { text: 'Repository' }), kv([
+    ['URL', repo.url ? h('code', { text: repo.url }) : null],
+    ['Size', fmtBytes(repoSize(host))],
+    ['Snapshots', fmtNumber(snapshotCount(host))],
+    ['Dedup ratio', repo.dedup_ratio ? `${Number(repo.dedup_ratio).toFixed(2)}×` : null],
+    ['Last check', repo.last_check_at ? [repo.last_check_status ? badge(repo.last_check_status) : null, ' ', ageEl(repo.last_check_at)] : 'never'],
+    ['Last prune', repo.last_prune_at ? ageEl(repo.last_prune_at) : 'never'],
+    ['Locks', Array.isArray(repo.locks) ? (repo.locks.length ? repo.locks.map((l) => h('div', { text: `${l.hostname || l.host || '?'} (pid ${l.pid ?? '?'}) since ${fmtTime(l.time)}${l.stale ? ' — stale' : ''}` })) : 'none') : null],
+  ]));
+  if (!ctx.can('operator')) return;
+  const run = (kind, label, confirm) => actionButton(label, async () => {
+    if (confirm && !await confirmDialog(confirm)) return;
+    await startJob(ctx, host.id, { kind }, label);
+  }, 'btn');
+  body.append(h('h3', { text: 'Maintenance' }), h('div', { class: 'button-row' },
+    run('init', 'Initialise repository', { title: 'Initialise the repository?', text: 'Only needed once for a new, empty repository.', ok: 'Initialise', danger: false }),
+    run('check', 'Check integrity'),
+    run('unlock', 'Remove stale locks', { title: 'Remove stale locks?', text: 'Only locks that restic considers stale are removed.', ok: 'Unlock' }),
+    run('prune', 'Prune', { title: 'Prune the repository?', text: 'Deletes data no snapshot references. This can take long and cannot be undone.', ok: 'Prune' }),
+    run('stats', 'Refresh statistics'),
+    run('snapshots', 'Refresh snapshot list')));
+}
+
+function barChart(title, jobs, valueOf, fmt) {
+  const vals = jobs.map(valueOf).map((v) => Number(v) || 0);
+  const max = Math.max(1, ...vals);
+  return h('figure', { class: 'chart' }, h('figcaption', { text: title }),
+    h('div', { class: 'bars', role: 'img', 'aria-label': `${title}, last ${jobs.length} backups` }, jobs.map((j, i) => {
+      const bar = h('div', { class: `bar ${j.status || ''}`, title: `${fmtTime(j.started_at || j.created_at)}: ${fmt(vals[i])}` });
+      bar.style.height = `${Math.max(2, Math.round((vals[i] / max) * 100))}%`;
+      return bar;
+    })));
+}
+
+export function jobDuration(j) {
+  if (j.duration !== undefined && j.duration !== null) return j.duration;
+  const a = toDate(j.started_at), b = toDate(j.finished_at);
+  return a && b ? (b - a) / 1000 : null;
+}
+
+export function jobsTable(jobs, withHost) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('caption', { class: 'sr-only', text: 'Jobs' }),
+    h('thead', null, h('tr', null, ['Job', withHost ? 'Host' : null, 'Kind', 'Status', 'Started', 'Duration', 'By'].filter(Boolean).map((t) => h('th', { scope: 'col', text: t })))),
+    h('tbody', null, jobs.map((j) => h('tr', null,
+      h('td', { 'data-label': 'Job' }, h('a', { href: `#/jobs/${j.id}`, text: `#${j.id}` })),
+      withHost ? h('td', { 'data-label': 'Host' }, h('a', { href: `#/hosts/${j.host_id}`, text: j.host_name || j.hostname || `host ${j.host_id}` })) : null,
+      h('td', { 'data-label': 'Kind', text: j.kind }),
+      h('td', { 'data-label': 'Status' }, badge(j.status)),
+      h('td', { 'data-label': 'Started' }, j.started_at ? ageEl(j.started_at) : j.created_at ? ageEl(j.created_at) : '—'),
+      h('td', { 'data-label': 'Duration', text: fmtDuration(jobDuration(j)) }),
+      h('td', { 'data-label': 'By', text: j.actor_name || j.actor || '—' }))))));
+}
+
+async function tabJobs(ctx, host, body) {
+  let jobs;
+  try { jobs = await listAll(`/jobs${qs({ host: host.id, limit: 100 })}`, 200); } catch (e) { clear(body).append(errorBox(e, 'jobs')); return; }
+  clear(body).append(h('h2', { text: 'Jobs' }));
+  if (!jobs.length) { body.append(emptyState('No jobs yet')); return; }
+  const backups = jobs.filter((j) => j.kind === 'backup' && j.status !== 'queued' && j.status !== 'running').slice(0, 30).reverse();
+  if (backups.length) body.append(h('div', { class: 'grid2' },
+    barChart('Backup duration', backups, jobDuration, fmtDuration),
+    barChart('Data added', backups, (j) => (j.summary && (j.summary.data_added ?? j.summary.data_added_packed)) ?? 0, fmtBytes)));
+  body.append(jobsTable(jobs, false));
+}
+
+async function tabSettings(ctx, host, body) {
+  clear(body).append(h('h2', { text: 'Settings' }));
+  const canEdit = ctx.can('operator');
+  const tags = h('input', { value: hostTags(host).join(', '), disabled: !canEdit, spellcheck: 'false' });
+  const limits = host.bandwidth || host.limits || {};
+  const up = h('input', { type: 'number', min: 0, value: limits.upload_kib ?? host.limit_upload ?? '', disabled: !canEdit, inputmode: 'numeric' });
+  const down = h('input', { type: 'number', min: 0, value: limits.download_kib ?? host.limit_download ?? '', disabled: !canEdit, inputmode: 'numeric' });
+  const form = h('form', { class: 'narrow' }, field('Tags (comma-separated)', tags),
+    h('div', { class: 'grid2' }, field('Upload limit (KiB/s, empty = none)', up), field('Download limit (KiB/s, empty = none)', down)),
+    canEdit ? h('button', { type: 'submit', class: 'btn primary', text: 'Save settings' }) : h('p', { class: 'muted', text: 'You need the operator role to change settings.' }));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const num = (el) => (el.value === '' ? null : Number(el.value));
+    try {
+      await api.patch(`/hosts/${host.id}`, { tags: tags.value.split(',').map((s) => s.trim()).filter(Boolean), bandwidth: { upload_kib: num(up), download_kib: num(down) } });
+      toast('Settings saved', 'ok');
+    } catch (e) { toast(e.message, 'bad'); }
+  });
+  body.append(form);
+  if (ctx.can('admin')) {
+    body.append(h('div', { class: 'danger-zone' }, h('h3', { text: 'Delete host' }),
+      h('p', { text: 'Removes the host, its jobs and its agent credentials from this server. The repository and its snapshots are not touched.' }),
+      actionButton('Delete host…', async () => {
+        if (!await confirmDialog({ title: `Delete ${hostName(host)}?`, text: 'The agent on that machine will no longer be accepted.', ok: 'Delete host', typed: hostName(host) })) return;
+        await api.del(`/hosts/${host.id}`);
+        toast('Host deleted', 'ok');
+        ctx.navigate('#/');
+      }, 'btn danger')));
+  }
+}

@@ -1,0 +1,336 @@
+// pages_job.js — the job page (live progress and log over SSE, cancel,
+// downloads; resumes after a reload), the jobs list and the restore wizard.
+import { api, listAll, stream, qs } from './api.js';
+import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, toDate } from './ui.js';
+import { hostName, hostStatus } from './hostfields.js';
+import { jobsTable, jobDuration } from './pages_host.js';
+
+const FINAL = new Set(['succeeded', 'warning', 'failed', 'cancelled']);
+const MAX_LOG_LINES = 5000;
+
+export async function pageJobs(ctx) {
+  const main = ctx.main;
+  const status = h('select', null, [['', 'Any status'], ['running', 'Running'], ['queued', 'Queued'], ['succeeded', 'Succeeded'], ['warning', 'Warning'], ['failed', 'Failed'], ['cancelled', 'Cancelled']].map(([v, t]) => h('option', { value: v, text: t, selected: v === (ctx.query.get('status') || '') })));
+  const kind = h('select', null, [['', 'Any kind'], ...['backup', 'restore', 'forget', 'prune', 'check', 'init', 'unlock', 'stats', 'snapshots', 'diff'].map((k) => [k, k])].map(([v, t]) => h('option', { value: v, text: t, selected: v === (ctx.query.get('kind') || '') })));
+  const box = h('div', null, loading());
+  main.append(h('div', { class: 'page-head' }, h('h1', { text: 'Jobs' })),
+    h('section', { class: 'card' }, h('div', { class: 'filters' }, field('Status', status), field('Kind', kind)), box));
+  const load = async () => {
+    try {
+      const r = await api.get('/jobs' + qs({ status: status.value, kind: kind.value, limit: 100 }));
+      const jobs = (r && r.items) || [];
+      clear(box).append(jobs.length ? jobsTable(jobs, true) : emptyState('No jobs match', 'Jobs appear here when a backup or another operation runs.'));
+    } catch (e) { clear(box).append(errorBox(e, 'jobs')); }
+  };
+  status.addEventListener('change', load);
+  kind.addEventListener('change', load);
+  await load();
+}
+
+function pick(o, ...keys) { for (const k of keys) if (o && o[k] !== undefined && o[k] !== null) return o[k]; return undefined; }
+
+export async function pageJob(ctx) {
+  const id = ctx.params.id;
+  const main = ctx.main;
+  let job;
+  try { job = await api.get(`/jobs/${encodeURIComponent(id)}`); } catch (e) { main.append(errorBox(e, `job #${id}`)); return; }
+  if (ctx.stale()) return;
+  let host = null;
+  try { host = await api.get(`/hosts/${job.host_id}`); } catch { /* show the id */ }
+
+  const statusBox = h('span');
+  const cancelBtn = h('button', { type: 'button', class: 'btn danger', text: 'Cancel job' });
+  const bar = h('div', { class: 'progress-fill' });
+  const progress = h('div', { class: 'progress', role: 'progressbar', 'aria-label': 'Job progress', 'aria-valuemin': 0, 'aria-valuemax': 100 }, bar);
+  const pctEl = h('span', { class: 'pct', text: '—' });
+  const filesEl = h('span', { text: '—' }), bytesEl = h('span', { text: '—' }), etaEl = h('span', { text: '—' });
+  const currentEl = h('div', { class: 'current muted small mono' });
+  const log = h('div', { class: 'log', role: 'log', 'aria-live': 'off', tabindex: 0, 'aria-label': 'Job log' });
+  const follow = h('input', { type: 'checkbox', checked: true });
+  const summaryBox = h('div');
+  const liveEl = h('span', { class: 'live' });
+  const metaBox = h('div');
+
+  main.append(
+    h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', host ? h('a', { href: `#/hosts/${job.host_id}/jobs`, text: hostName(host) }) : `host ${job.host_id}`, ' / ', h('span', { text: `job #${id}` })),
+    h('div', { class: 'page-head' }, h('h1', { text: `${job.kind || 'Job'} #${id}` }), statusBox, liveEl,
+      h('div', { class: 'head-actions' }, ctx.can('operator') ? cancelBtn : null)),
+    metaBox,
+    h('section', { class: 'card' }, h('h2', { class: 'sr-only', text: 'Progress' }),
+      h('div', { class: 'progress-row' }, progress, pctEl),
+      h('dl', { class: 'progress-stats' }, h('div', null, h('dt', { text: 'Files' }), h('dd', null, filesEl)), h('div', null, h('dt', { text: 'Data' }), h('dd', null, bytesEl)), h('div', null, h('dt', { text: 'Time left' }), h('dd', null, etaEl))),
+      currentEl),
+    summaryBox,
+    h('section', { class: 'card' }, h('div', { class: 'section-head' }, h('h2', { text: 'Log' }),
+      h('div', { class: 'button-row' }, h('label', { class: 'check' }, follow, ' Follow'),
+        h('a', { class: 'btn small', href: `/api/v1/jobs/${encodeURIComponent(id)}/log`, download: `job-${id}.log`, text: 'Download text' }),
+        h('a', { class: 'btn small', href: `/api/v1/jobs/${encodeURIComponent(id)}/log?format=ndjson`, download: `job-${id}.ndjson`, text: 'Download NDJSON' }))),
+    log));
+
+  const drawMeta = () => {
+    clear(metaBox).append(h('div', { class: 'card vitals' }, h('dl', { class: 'kv' },
+      [['Kind', job.kind], ['Started by', job.actor_name ? `${job.actor_name} (${job.actor})` : job.actor], ['Queued', fmtTime(job.created_at)],
+        ['Started', job.started_at ? fmtTime(job.started_at) : 'not yet'], ['Finished', job.finished_at ? fmtTime(job.finished_at) : '—'],
+        ['Duration', fmtDuration(jobDuration(job))], ['Exit code', job.exit_code ?? '—']].map(([k, v]) => [h('dt', { text: k }), h('dd', { text: v ?? '—' })]))));
+  };
+  const drawStatus = () => {
+    clear(statusBox).append(badge(job.status));
+    cancelBtn.hidden = FINAL.has(job.status);
+    drawMeta();
+    if (FINAL.has(job.status)) {
+      liveEl.textContent = '';
+      if (job.status === 'succeeded' || job.status === 'warning') setProgress({ percent: 1 }, true);
+      drawSummary();
+    }
+  };
+  const drawSummary = () => {
+    const s = job.summary;
+    clear(summaryBox);
+    if (job.error) summaryBox.append(h('div', { class: 'error', role: 'alert' }, h('strong', { text: 'Error: ' }), String(job.error)));
+    if (!s || typeof s !== 'object') return;
+    const rows = [['Snapshot', s.snapshot_id ? h('code', { text: String(s.snapshot_id).slice(0, 8) }) : null],
+      ['New files', fmtNumber(s.files_new)], ['Changed files', fmtNumber(s.files_changed)], ['Unchanged files', fmtNumber(s.files_unmodified)],
+      ['Data added', fmtBytes(s.data_added)], ['Processed', fmtBytes(s.total_bytes_processed)], ['restic duration', s.total_duration !== undefined ? fmtDuration(s.total_duration) : null]]
+      .filter(([, v]) => v !== null && v !== '—');
+    if (rows.length) summaryBox.append(h('section', { class: 'card' }, h('h2', { text: 'Summary' }), h('dl', { class: 'kv' }, rows.map(([k, v]) => [h('dt', { text: k }), h('dd', null, v)]))));
+  };
+  const setProgress = (p, final) => {
+    let pct = pick(p, 'percent_done', 'percent');
+    // restic reports a fraction (percent_done 0..1); accept 0..100 as well.
+    if (pct !== undefined) pct = p.percent_done !== undefined || final || Number(pct) < 1 ? Number(pct) * 100 : Number(pct);
+    if (pct !== undefined && !isNaN(pct)) {
+      pct = Math.max(0, Math.min(100, pct));
+      bar.style.width = pct.toFixed(1) + '%';
+      progress.setAttribute('aria-valuenow', pct.toFixed(0));
+      pctEl.textContent = pct.toFixed(pct < 10 ? 1 : 0) + ' %';
+    }
+    if (final) return;
+    const fd = pick(p, 'files_done'), tf = pick(p, 'total_files');
+    if (fd !== undefined) filesEl.textContent = tf ? `${fmtNumber(fd)} of ${fmtNumber(tf)}` : fmtNumber(fd);
+    const bd = pick(p, 'bytes_done'), tb = pick(p, 'total_bytes');
+    if (bd !== undefined) bytesEl.textContent = tb ? `${fmtBytes(bd)} of ${fmtBytes(tb)}` : fmtBytes(bd);
+    const eta = pick(p, 'seconds_remaining', 'eta');
+    etaEl.textContent = eta !== undefined ? fmtDuration(eta) : '—';
+    const cur = pick(p, 'current_files');
+    currentEl.textContent = Array.isArray(cur) && cur.length ? 'Now: ' + cur.join(', ') : '';
+  };
+  let nLines = 0;
+  const appendLines = (lines) => {
+    const frag = document.createDocumentFragment();
+    for (const l of lines) {
+      const text = typeof l === 'string' ? l : l.text ?? l.line ?? '';
+      const st = typeof l === 'object' && l ? l.stream : null;
+      const t = typeof l === 'object' && l ? l.t || l.time : null;
+      frag.append(h('div', { class: ['line', st === 'stderr' ? 'stderr' : st === 'agent' ? 'agent' : null] },
+        t ? h('span', { class: 'ts', text: (fmtTime(t).split(' ')[1] || '') + ' ' }) : null, text));
+      nLines++;
+    }
+    log.append(frag);
+    while (log.childElementCount > MAX_LOG_LINES) log.firstElementChild.remove();
+    if (follow.checked) log.scrollTop = log.scrollHeight;
+  };
+  log.addEventListener('scroll', () => {
+    const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+    if (!atEnd && follow.checked && log.dataset.programmatic !== '1') follow.checked = false;
+  });
+  follow.addEventListener('change', () => { if (follow.checked) log.scrollTop = log.scrollHeight; });
+
+  cancelBtn.addEventListener('click', async () => {
+    if (!await confirmDialog({ title: `Cancel job #${id}?`, text: 'restic is stopped on the host; a partial backup leaves no snapshot.', ok: 'Cancel job' })) return;
+    try { await api.post(`/jobs/${encodeURIComponent(id)}/cancel`); toast('Cancellation requested', 'ok'); } catch (e) { toast(e.message, 'bad'); }
+  });
+
+  drawStatus();
+  if (job.progress) setProgress(job.progress);
+
+  // Live stream: the server replays the job's events from the start (or from
+  // Last-Event-ID when the browser reconnects), so a reload shows everything.
+  const key = `rm_job_${id}_last`;
+  const onJob = (d) => {
+    if (!d || typeof d !== 'object') return;
+    const j = d.job || d;
+    if (j.status) { Object.assign(job, j); drawStatus(); }
+  };
+  const handlers = {
+    onid: (eid) => { try { sessionStorage.setItem(key, eid); } catch { /* ignore */ } },
+    'job.progress': (d) => setProgress(d), progress: (d) => setProgress(d),
+    'job.log': (d) => appendLines(d.lines || (Array.isArray(d) ? d : [d])), log: (d) => appendLines(d.lines || (Array.isArray(d) ? d : [d])),
+    'job.started': (d) => { job.status = 'running'; Object.assign(job, d.job || {}); drawStatus(); },
+    'job.finished': (d) => { Object.assign(job, d.job || d); if (!job.status || !FINAL.has(job.status)) job.status = d.status; drawStatus(); end(); },
+    finished: (d) => { Object.assign(job, d.job || d); drawStatus(); end(); },
+    status: onJob, job: onJob, 'job.updated': onJob,
+    end: () => end(),
+    onopen: () => { liveEl.textContent = FINAL.has(job.status) ? '' : 'live'; },
+    onerror: () => { if (!FINAL.has(job.status)) liveEl.textContent = 'reconnecting…'; },
+  };
+  let s = null;
+  function end() {
+    if (s) { s.close(); s = null; }
+    liveEl.textContent = '';
+    api.get(`/jobs/${encodeURIComponent(id)}`).then((j) => { Object.assign(job, j); drawStatus(); }).catch(() => {});
+  }
+  s = stream(`/jobs/${encodeURIComponent(id)}/stream`, handlers);
+  void nLines;
+  return () => { if (s) s.close(); };
+}
+
+// ---------------------------------------------------------------------------
+// Restore wizard: snapshot → files (lazy tree) → target → confirm → job page.
+
+export async function pageRestore(ctx) {
+  const hostId = ctx.params.id;
+  const main = ctx.main;
+  let host, snaps;
+  try {
+    [host, snaps] = await Promise.all([api.get(`/hosts/${encodeURIComponent(hostId)}`), listAll(`/hosts/${encodeURIComponent(hostId)}/snapshots`)]);
+  } catch (e) { main.append(errorBox(e, 'the restore wizard')); return; }
+  snaps.sort((a, b) => (toDate(b.time) || 0) - (toDate(a.time) || 0));
+  const st = { step: 1, snapshot: ctx.query.get('snapshot') || null, paths: new Set(), mode: 'new', target: '', otherHost: '', confirm: '' };
+  if (st.snapshot && snaps.some((s) => s.id === st.snapshot || s.short_id === st.snapshot)) st.step = 2;
+  const steps = ['Snapshot', 'Files', 'Target', 'Confirm'];
+  const stepper = h('ol', { class: 'stepper' });
+  const body = h('section', { class: 'card' });
+  main.append(h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', h('a', { href: `#/hosts/${hostId}`, text: hostName(host) }), ' / ', h('span', { text: 'Restore' })),
+    h('div', { class: 'page-head' }, h('h1', { text: `Restore from ${hostName(host)}` })), stepper, body);
+  const snapById = (sid) => snaps.find((s) => s.id === sid || s.short_id === sid);
+
+  function nav(backOk, nextLabel, nextOk, onNext) {
+    const back = h('button', { type: 'button', class: 'btn', text: '← Back', disabled: !backOk });
+    back.addEventListener('click', () => { st.step--; draw(); });
+    const next = h('button', { type: 'button', class: 'btn primary', text: nextLabel, disabled: !nextOk });
+    next.addEventListener('click', onNext || (() => { st.step++; draw(); }));
+    return h('div', { class: 'wizard-nav' }, back, next);
+  }
+
+  function draw() {
+    clear(stepper).append(steps.map((s, i) => h('li', { class: i + 1 === st.step ? 'current' : i + 1 < st.step ? 'done' : undefined, 'aria-current': i + 1 === st.step ? 'step' : undefined, text: `${i + 1}. ${s}` })));
+    clear(body);
+    if (st.step === 1) drawSnapshots();
+    else if (st.step === 2) drawTree();
+    else if (st.step === 3) drawTarget();
+    else drawConfirm();
+    const first = body.querySelector('input, button, select, a');
+    if (first) first.focus();
+  }
+
+  function drawSnapshots() {
+    body.append(h('h2', { text: 'Choose a snapshot' }));
+    if (!snaps.length) { body.append(emptyState('No snapshots', 'This host has no snapshots to restore from yet.')); return; }
+    const list = h('div', { class: 'radio-list', role: 'radiogroup', 'aria-label': 'Snapshots' }, snaps.map((s) => {
+      const sid = s.id || s.short_id;
+      const r = h('input', { type: 'radio', name: 'snap', value: sid, checked: st.snapshot === sid || st.snapshot === s.short_id });
+      r.addEventListener('change', () => { st.snapshot = sid; st.paths.clear(); draw(); });
+      return h('label', { class: 'radio-row' }, r, h('span', { class: 'mono', text: s.short_id || String(sid).slice(0, 8) }), h('span', { text: fmtTime(s.time) }),
+        h('span', { class: 'muted paths', text: (s.paths || []).join(', ') }));
+    }));
+    body.append(list, nav(false, 'Next: choose files →', !!st.snapshot));
+  }
+
+  function drawTree() {
+    const snap = snapById(st.snapshot);
+    const sel = h('p', { class: 'muted', 'aria-live': 'polite' });
+    const updateSel = () => { sel.textContent = st.paths.size ? `${st.paths.size} selected: ${[...st.paths].join(', ')}` : 'Nothing selected: the whole snapshot will be restored.'; };
+    updateSel();
+    const root = h('ul', { class: 'tree', role: 'tree', 'aria-label': 'Snapshot files' });
+    body.append(h('h2', { text: `Choose files from ${snap ? snap.short_id || snap.id : st.snapshot}` }),
+      h('p', { class: 'muted', text: 'Open folders to browse; tick files or folders to restore. Folders load as you open them.' }), root, sel,
+      nav(true, 'Next: choose target →', true));
+    const loadDir = async (path, ul) => {
+      clear(ul).append(h('li', { class: 'muted', text: 'Loading…' }));
+      try {
+        const r = await api.get(`/hosts/${encodeURIComponent(hostId)}/snapshots/${encodeURIComponent(st.snapshot)}/tree` + qs({ path }));
+        const entries = (r && (r.items || r.entries)) || [];
+        clear(ul);
+        if (!entries.length) { ul.append(h('li', { class: 'muted', text: '(empty)' })); return; }
+        entries.sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? String(a.name).localeCompare(String(b.name)) : a.type === 'dir' ? -1 : 1);
+        for (const e of entries) ul.append(treeItem(e));
+      } catch (e) { clear(ul).append(h('li', null, errorBox(e, 'this folder'))); }
+    };
+    const treeItem = (e) => {
+      const p = e.path || e.name;
+      const isDir = e.type === 'dir';
+      const cb = h('input', { type: 'checkbox', checked: st.paths.has(p), 'aria-label': `Select ${p}` });
+      cb.addEventListener('change', () => { if (cb.checked) st.paths.add(p); else st.paths.delete(p); updateSel(); });
+      const li = h('li', { role: 'treeitem', 'aria-expanded': isDir ? 'false' : undefined });
+      const sub = h('ul', { role: 'group', hidden: true });
+      let toggle = h('span', { class: 'twisty', 'aria-hidden': 'true' });
+      if (isDir) {
+        toggle = h('button', { type: 'button', class: 'twisty', 'aria-label': `Open ${p}`, text: '▸' });
+        let loaded = false;
+        toggle.addEventListener('click', () => {
+          const open = sub.hidden;
+          sub.hidden = !open;
+          li.setAttribute('aria-expanded', String(open));
+          toggle.textContent = open ? '▾' : '▸';
+          toggle.setAttribute('aria-label', `${open ? 'Close' : 'Open'} ${p}`);
+          if (open && !loaded) { loaded = true; loadDir(p, sub); }
+        });
+      }
+      li.append(h('div', { class: 'tree-row' }, toggle, h('label', null, cb, h('span', { class: isDir ? 'dir' : 'file', text: e.name + (isDir ? '/' : '') })),
+        !isDir && e.size !== undefined ? h('span', { class: 'muted small', text: fmtBytes(e.size) }) : null), isDir ? sub : null);
+      return li;
+    };
+    loadDir('/', root);
+  }
+
+  async function drawTarget() {
+    body.append(h('h2', { text: 'Where to restore' }));
+    const mk = (val, label, hint) => {
+      const r = h('input', { type: 'radio', name: 'mode', value: val, checked: st.mode === val });
+      r.addEventListener('change', () => { st.mode = val; draw(); });
+      return h('label', { class: 'radio-row block' }, r, h('span', null, h('strong', { text: label }), h('span', { class: 'muted block', text: hint })));
+    };
+    body.append(h('div', { class: 'radio-list', role: 'radiogroup', 'aria-label': 'Restore target' },
+      mk('new', 'A new directory (safe)', 'Files land in a fresh directory under the agent’s restore root, or in the directory you name.'),
+      mk('inplace', 'In place (overwrites files)', 'Restores over the original paths on this host. You must type the host name to confirm.'),
+      mk('other', 'Another host', 'Restore onto a different host that uses the same repository.')));
+    if (st.mode === 'new') {
+      const t = h('input', { value: st.target, placeholder: 'empty = automatic', spellcheck: 'false' });
+      t.addEventListener('input', () => { st.target = t.value; });
+      body.append(field('Target directory (optional)', t));
+    } else if (st.mode === 'other') {
+      const selEl = h('select', null, h('option', { value: '', text: 'Loading hosts…' }));
+      const t = h('input', { value: st.target, placeholder: 'empty = automatic', spellcheck: 'false' });
+      t.addEventListener('input', () => { st.target = t.value; });
+      body.append(field('Destination host', selEl), field('Target directory on that host (optional)', t));
+      listAll('/hosts').then((hs) => {
+        clear(selEl).append(h('option', { value: '', text: 'Choose a host' }), hs.filter((x) => String(x.id) !== String(hostId)).map((x) => h('option', { value: x.id, text: `${hostName(x)} (${hostStatus(x)})`, selected: String(x.id) === String(st.otherHost) })));
+      }).catch((e) => { clear(selEl).append(h('option', { value: '', text: 'cannot load hosts: ' + e.message })); });
+      selEl.addEventListener('change', () => { st.otherHost = selEl.value; });
+    } else {
+      const c = h('input', { value: st.confirm, autocomplete: 'off', spellcheck: 'false' });
+      c.addEventListener('input', () => { st.confirm = c.value; });
+      body.append(h('div', { class: 'notice warn' }, 'Files on ', h('strong', { text: hostName(host) }), ' will be overwritten with their snapshot versions.'),
+        field(`Type the host name “${hostName(host)}” to confirm`, c));
+    }
+    body.append(nav(true, 'Next: review →', true, () => {
+      if (st.mode === 'other' && !st.otherHost) { toast('Choose the destination host', 'warn'); return; }
+      if (st.mode === 'inplace' && st.confirm !== hostName(host)) { toast('Type the host name exactly to confirm an in-place restore', 'warn'); return; }
+      st.step++; draw();
+    }));
+  }
+
+  function drawConfirm() {
+    const snap = snapById(st.snapshot);
+    const where = st.mode === 'inplace' ? 'in place, over the original files' : st.mode === 'other' ? `onto host #${st.otherHost}${st.target ? ' in ' + st.target : ''}` : st.target ? `into ${st.target}` : 'into a new directory under the restore root';
+    const msg = h('div', { 'aria-live': 'assertive' });
+    body.append(h('h2', { text: 'Review and start' }), h('dl', { class: 'kv' },
+      h('dt', { text: 'Snapshot' }), h('dd', null, h('code', { text: snap ? snap.short_id || snap.id : st.snapshot }), snap ? ` (${fmtTime(snap.time)})` : ''),
+      h('dt', { text: 'Files' }), h('dd', null, st.paths.size ? [...st.paths].map((p) => h('div', { class: 'mono', text: p })) : 'everything in the snapshot'),
+      h('dt', { text: 'Target' }), h('dd', { text: where })), msg,
+    nav(true, 'Start restore', true, async (ev) => {
+      const btn = ev.currentTarget;
+      const req = { kind: 'restore', snapshot: snap ? snap.id : st.snapshot, paths: [...st.paths] };
+      if (st.target && st.mode !== 'inplace') req.target = st.target;
+      if (st.mode === 'inplace') { req.in_place = true; req.confirm = st.confirm; }
+      if (st.mode === 'other') req.host_id = Number(st.otherHost);
+      btn.disabled = true;
+      try {
+        const j = await api.post(`/hosts/${encodeURIComponent(hostId)}/jobs`, req);
+        toast('Restore started', 'ok');
+        ctx.navigate(`#/jobs/${j.id}`);
+      } catch (e) { clear(msg).append(h('div', { class: 'error', role: 'alert', text: e.message })); btn.disabled = false; }
+    }));
+  }
+  draw();
+}
