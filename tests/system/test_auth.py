@@ -173,6 +173,17 @@ def test_session_expiry(server, admin):
     assert r.status_code == 401 and error_code(r) == "session_expired"
 
 
+def test_sessions_per_user_capped(server, admin):
+    clients = [admin]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
+        clients += list(ex.map(lambda _: login(server, ADMIN_USER, ADMIN_PASSWORD), range(50)))
+    db = sqlite3.connect(os.path.join(server.data_dir, "restic-manager.db"))
+    assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 50
+    db.close()
+    assert admin.get("/api/v1/auth/me").status_code == 401  # the oldest ended
+    assert clients[-1].get("/api/v1/auth/me").status_code == 200
+
+
 # ---- CSRF ----
 
 def test_csrf_required_for_cookie_writes(server, admin):
