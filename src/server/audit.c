@@ -380,7 +380,8 @@ int audit_open(const char *data_dir, struct audit **out)
 		return -ENAMETOOLONG;
 	}
 	r = util_mkdir_p(a->dir, 0700);
-	if (r == 0 && (lstat(a->dir, &st) < 0 || !S_ISDIR(st.st_mode)))
+	/* stat, not lstat: an operator may point audit/ at another disk with a symlink. */
+	if (r == 0 && (stat(a->dir, &st) < 0 || !S_ISDIR(st.st_mode)))
 		r = -ENOTDIR;
 	if (r == 0 && (st.st_mode & 0077))
 		(void)chmod(a->dir, 0700);

@@ -200,12 +200,8 @@ static int serve(struct server *srv)
 		goto out;
 	}
 	http_setup(srv, srv->http);
-	/* Module start hooks (audit, users/bootstrap, agents, scheduler) go here. */
-	if (listen_http(srv) < 0)
-		goto out;
-	if (auth_start(srv) < 0) /* after listen: the bootstrap URL needs the base URL */
-		goto out;
-
+	/* Signals before listen_http(): it writes the ready file, and a SIGTERM
+	 * sent right after readiness must drain, not kill the process. */
 	ev_term = evsignal_new(srv->base, SIGTERM, on_shutdown_signal, srv);
 	ev_int = evsignal_new(srv->base, SIGINT, on_shutdown_signal, srv);
 	ev_hup = evsignal_new(srv->base, SIGHUP, on_sighup, srv);
@@ -214,6 +210,11 @@ static int serve(struct server *srv)
 		log_error("cannot install signal handlers");
 		goto out;
 	}
+	/* Module start hooks (audit, users/bootstrap, agents, scheduler) go here. */
+	if (listen_http(srv) < 0)
+		goto out;
+	if (auth_start(srv) < 0) /* after listen: the bootstrap URL needs the base URL */
+		goto out;
 	audit_log_actor(srv, "system", NULL, "server.start", NULL, "ok",
 			json_pack("{s:s,s:s}", "version", rm_version, "listen", srv->bound_addr));
 	event_base_dispatch(srv->base);
