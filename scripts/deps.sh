@@ -6,9 +6,11 @@ set -eu
 what=${1:-all}
 
 BUILD_PKGS="build-essential make pkg-config libevent-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev ca-certificates"
-TEST_PKGS="restic python3 python3-pytest python3-requests valgrind sqlite3 curl shellcheck clang-format"
+TEST_PKGS="restic python3 python3-pytest python3-requests valgrind sqlite3 curl shellcheck clang-format chromium"
+# Browser tests (tests/browser) run on node + npm; take Debian's only when node is missing.
+command -v node >/dev/null 2>&1 || TEST_PKGS="$TEST_PKGS nodejs npm"
 # Cross/static toolchain for the release artifacts (make agents / dist); see mk/release.mk.
-STATIC_PKGS="musl-tools gcc-aarch64-linux-gnu gcc-mingw-w64-x86-64 qemu-user-static autoconf automake libtool tcl cmake dpkg-dev"
+STATIC_PKGS="musl-tools musl-dev:arm64 gcc-aarch64-linux-gnu gcc-mingw-w64-x86-64 qemu-user-static autoconf automake libtool tcl cmake dpkg-dev systemd"
 
 case $what in
 build) pkgs=$BUILD_PKGS ;;
@@ -26,6 +28,13 @@ for p in $pkgs; do
 	fi
 done
 [ -z "$missing" ] && exit 0
+
+# musl-dev:arm64 (static arm64 agent/server) needs the arm64 architecture.
+case " $missing " in *":arm64 "*)
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		[ "$(id -u)" -eq 0 ] && dpkg --add-architecture arm64 || sudo dpkg --add-architecture arm64
+	fi ;;
+esac
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
