@@ -1,0 +1,104 @@
+/*
+ * plat.h — the agent's platform boundary.  Everything that differs between
+ * POSIX and Windows lives behind these functions: spawning a child with
+ * pipes in its own process group, signalling and reaping it, the stop
+ * signal, locking the state directory, default paths, host facts and random
+ * bytes.  plat_posix.c implements it for Linux (and other POSIX systems);
+ * plat_win32.c will implement it for Windows.  Logic files never use
+ * #ifdef _WIN32.
+ *
+ * Pollable descriptors: plat_child_fd() and plat_wake_fd() return ints that
+ * the main loop hands to curl_multi_poll() as extra descriptors.  On POSIX
+ * they are pipe ends; a Windows implementation must give socket descriptors
+ * (for example a reader thread pumping the pipe into a loopback socket).
+ *
+ * All functions run on the agent's single main thread unless noted.
+ */
+#ifndef RM_AGENT_PLAT_H
+#define RM_AGENT_PLAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLAT_PATH_MAX 4096
+
+struct plat_child;
+
+enum plat_stream { PLAT_STDOUT = 0, PLAT_STDERR = 1 };
+
+/* Spawn file with argv (argv[0] is the program name shown; argv is
+ * NULL-terminated) and exactly the environment envp (NULL-terminated
+ * "K=V" strings).  file is a path or a bare name searched in PATH.  stdin is
+ * the null device; stdout and stderr are non-blocking pipes read with
+ * plat_child_read().  The child runs in a new process group and is killed
+ * if the agent dies.  OUT: *out (free with plat_child_free).  Return 0 or
+ * -errno (-ENOENT when the program is not found). */
+int plat_child_spawn(const char *file, const char *const *argv, const char *const *envp,
+		     struct plat_child **out);
+
+/* The pollable descriptor of a stream, or -1 once it reached EOF. */
+int plat_child_fd(const struct plat_child *c, enum plat_stream s);
+
+/* Read what is available from a stream.  Return bytes read (> 0), 0 at EOF
+ * (the stream is then closed), -EAGAIN when nothing is available, or -errno. */
+long plat_child_read(struct plat_child *c, enum plat_stream s, char *buf, size_t cap);
+
+/* Ask the child's whole process group to stop (force=false: SIGTERM), or
+ * kill it (force=true: SIGKILL).  Return 0 or -errno. */
+int plat_child_signal(struct plat_child *c, bool force);
+
+/* Reap the child if it has exited.  OUT: *exit_code (128+signal when killed
+ * by a signal).  Return 0 when reaped, -EAGAIN when still running. */
+int plat_child_reap(struct plat_child *c, int *exit_code);
+
+/* Release the handle (does not kill a running child; callers reap first). */
+void plat_child_free(struct plat_child *c);
+
+/* Install handlers: SIGTERM/SIGINT request a stop, SIGPIPE is ignored.
+ * Return 0 or -errno. */
+int plat_signals_init(void);
+/* True once a stop was requested. */
+bool plat_stop_requested(void);
+/* A descriptor that becomes readable when a stop is requested; drain it
+ * with plat_wake_drain(). */
+int plat_wake_fd(void);
+void plat_wake_drain(void);
+
+/* Take an exclusive lock on dir/agent.lock so two agents never share one
+ * state directory.  Held until exit.  Return 0, -EBUSY if held, or -errno. */
+int plat_lock_dir(const char *dir);
+
+/* Default configuration and state directories. */
+const char *plat_default_config_dir(void);
+const char *plat_default_state_dir(void);
+
+/* Join dir and name with the platform separator into out[cap].
+ * Return 0 or -ENAMETOOLONG. */
+int plat_path_join(char *out, size_t cap, const char *dir, const char *name);
+
+/* True if path is absolute on this platform. */
+bool plat_path_is_absolute(const char *path);
+
+/* Host facts for enrol/hello: "linux"/"windows", "amd64"/"arm64", hostname. */
+const char *plat_os(void);
+const char *plat_arch(void);
+int plat_hostname(char *out, size_t cap);
+
+/* Fill buf with n cryptographically random bytes.  Return 0 or -errno. */
+int plat_random_bytes(void *buf, size_t n);
+
+/* Wipe n bytes in a way the compiler keeps. */
+void plat_memzero(void *p, size_t n);
+
+/* Monotonic clock in milliseconds (for timers; never goes backwards). */
+int64_t plat_mono_ms(void);
+
+/* The process environment as a NULL-terminated array (borrowed). */
+const char *const *plat_environ(void);
+
+/* Append data to path (created with mode 0600 if missing) and flush it to
+ * stable storage before returning.  Return 0 or -errno. */
+int plat_append_sync(const char *path, const void *data, size_t len);
+
+#endif
