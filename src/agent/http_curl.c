@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/ca_paths.h"
 #include "common/version.h"
 
 struct http_client {
@@ -107,8 +108,13 @@ int http_client_new(const struct http_tls *tls, struct http_client **out)
 	c->multi = curl_multi_init();
 	if (!c->multi)
 		goto nomem;
-	if (tls && tls->ca_file && *tls->ca_file && !(c->ca_file = strdup(tls->ca_file)))
-		goto nomem;
+	{
+		/* --ca-file, else the distribution's bundle (static builds have
+		 * no compiled-in CA path), else the TLS library's default */
+		const char *bundle = ca_paths_find_bundle(tls ? tls->ca_file : NULL);
+		if (bundle && !(c->ca_file = strdup(bundle)))
+			goto nomem;
+	}
 	if (tls && tls->pin_sha256 && *tls->pin_sha256) {
 		c->pin = pin_normalise(tls->pin_sha256);
 		if (!c->pin) {
