@@ -66,14 +66,14 @@ export async function pageUsers(ctx) {
   const uname = h('input', { required: true, autocapitalize: 'off', spellcheck: 'false', autocomplete: 'off' });
   const pass = h('input', { type: 'password', required: true, autocomplete: 'new-password' });
   const role = h('select', null, ['viewer', 'operator', 'admin'].map((r) => h('option', { value: r, text: r })));
-  const form = h('form', { class: 'card' }, h('h2', { text: 'Add a user' }), h('div', { class: 'grid3' }, field('Username', uname), field('Initial password', pass, 'At least 8 characters.'), field('Role', role)),
+  const form = h('form', { class: 'card' }, h('h2', { text: 'Add a user' }), h('div', { class: 'grid3' }, field('Username', uname), field('Initial password', pass, 'At least 12 characters.'), field('Role', role)),
     h('button', { type: 'submit', class: 'btn primary', text: 'Add user' }));
   main.append(h('div', { class: 'page-head' }, h('h1', { text: 'Users' })),
     h('p', { class: 'muted', text: 'Viewers can look; operators can run jobs, restore and enrol hosts; admins also manage users, notifications and host deletion.' }),
     h('section', { class: 'card' }, box), form);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    if (!uname.value.trim() || pass.value.length < 8) { toast('Enter a username and a password of at least 8 characters', 'warn'); return; }
+    if (!uname.value.trim() || pass.value.length < 12) { toast('Enter a username and a password of at least 12 characters', 'warn'); return; }
     try {
       await api.post('/users', { username: uname.value.trim(), password: pass.value, role: role.value });
       toast(`User ${uname.value.trim()} added`, 'ok');

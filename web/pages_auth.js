@@ -40,17 +40,17 @@ export function pageLogin(ctx) {
 export function pageBootstrap(ctx) {
   const token = ctx.query.get('token') || '';
   const user = h('input', { name: 'username', autocomplete: 'username', required: true, value: 'admin', autocapitalize: 'off', spellcheck: 'false' });
-  const pass = h('input', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 8 });
+  const pass = h('input', { name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 12 });
   const pass2 = h('input', { name: 'password2', type: 'password', autocomplete: 'new-password', required: true });
   const msg = h('div', { class: 'form-msg', 'aria-live': 'assertive' });
   const btn = h('button', { type: 'submit', class: 'btn primary wide', text: 'Create administrator' });
   const form = h('form', { novalidate: true }, field('Administrator username', user),
-    field('Password', pass, 'At least 8 characters; a long passphrase is best.'), field('Repeat password', pass2), msg, btn);
+    field('Password', pass, 'At least 12 characters; a long passphrase is best.'), field('Repeat password', pass2), msg, btn);
   const fail = (text) => { clear(msg).append(h('div', { class: 'error', role: 'alert', text })); };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     if (!user.value) return fail('Choose a username.');
-    if (pass.value.length < 8) return fail('The password needs at least 8 characters.');
+    if (pass.value.length < 12) return fail('The password needs at least 12 characters.');
     if (pass.value !== pass2.value) return fail('The two passwords differ.');
     btn.disabled = true;
     try {
@@ -89,12 +89,12 @@ export async function pageAccount(ctx) {
   const nw2 = h('input', { type: 'password', autocomplete: 'new-password' });
   const pmsg = h('div', { 'aria-live': 'polite' });
   const pform = h('form', { class: 'card narrow' }, h('h2', { text: 'Change password' }),
-    field('Current password', cur), field('New password', nw, 'At least 8 characters.'), field('Repeat new password', nw2), pmsg,
+    field('Current password', cur), field('New password', nw, 'At least 12 characters.'), field('Repeat new password', nw2), pmsg,
     h('button', { type: 'submit', class: 'btn primary', text: 'Change password' }));
   pform.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clear(pmsg);
-    if (nw.value.length < 8) { pmsg.append(h('div', { class: 'error', text: 'The new password needs at least 8 characters.' })); return; }
+    if (nw.value.length < 12) { pmsg.append(h('div', { class: 'error', text: 'The new password needs at least 12 characters.' })); return; }
     if (nw.value !== nw2.value) { pmsg.append(h('div', { class: 'error', text: 'The new passwords differ.' })); return; }
     try {
       await api.put('/auth/password', { current_password: cur.value, new_password: nw.value });

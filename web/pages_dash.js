@@ -6,7 +6,7 @@ import { h, clear, field, badge, fmtBytes, fmtNumber, ageEl, emptyState, errorBo
 import { hostName, hostStatus, hostOs, lastBackup, repoSize, snapshotCount, hostTags, hasProblem, freshness } from './hostfields.js';
 
 const FLEET_EVENTS = ['host', 'host.updated', 'host.created', 'host.enrolled', 'host.deleted', 'host.online', 'host.offline',
-  'job', 'job.created', 'job.queued', 'job.started', 'job.updated', 'job.finished', 'job.progress', 'snapshots', 'repo.stats', 'fleet'];
+  'job', 'job.created', 'job.queued', 'job.started', 'job.updated', 'job.finished', 'job.progress', 'snapshots', 'repo.stats', 'fleet', 'reset'];
 
 /** Subscribe to the fleet stream; calls onChange (debounced) on any event. */
 export function fleetStream(onChange, onEvent, onState) {
@@ -218,8 +218,10 @@ export async function pageAddHost(ctx) {
     if (!body.hostname || !body.repository.url) { msg.append(h('div', { class: 'error', role: 'alert', text: 'Host name and repository URL are required.' })); return; }
     btn.disabled = true;
     try {
+      const known = new Set();
+      try { (await listAll('/hosts')).forEach((x) => known.add(String(x.id))); } catch { /* no hosts API: match by name */ }
       const r = await api.post('/enrollment-tokens', body);
-      showResult(r, body.hostname);
+      showResult(r, body.hostname, known);
     } catch (e) { msg.append(h('div', { class: 'error', role: 'alert', text: e.message })); } finally { btn.disabled = false; }
   });
 
@@ -229,7 +231,7 @@ export async function pageAddHost(ctx) {
       h('button', { type: 'button', class: 'btn small', text: 'Copy', 'aria-label': `Copy the ${title} command`, onclick: () => copyText(text, code) })), h('pre', null, code));
   }
 
-  function showResult(r, hostname) {
+  function showResult(r, hostname, known) {
     const inst = r.install || {};
     const exp = toDate(r.expires_at);
     const cd = h('span', { class: 'countdown' });
@@ -247,8 +249,6 @@ export async function pageAddHost(ctx) {
     };
     tick();
     countdown = setInterval(tick, 1000);
-    const known = new Set();
-    listAll('/hosts').then((hs) => hs.forEach((x) => known.add(String(x.id)))).catch(() => {});
     if (stopStream) stopStream();
     const check = async () => {
       try {

@@ -231,7 +231,7 @@ export function jobsTable(jobs, withHost) {
   return h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('caption', { class: 'sr-only', text: 'Jobs' }),
     h('thead', null, h('tr', null, ['Job', withHost ? 'Host' : null, 'Kind', 'Status', 'Started', 'Duration', 'By'].filter(Boolean).map((t) => h('th', { scope: 'col', text: t })))),
     h('tbody', null, jobs.map((j) => h('tr', null,
-      h('td', { 'data-label': 'Job' }, h('a', { href: `#/jobs/${j.id}`, text: `#${j.id}` })),
+      h('td', { 'data-label': 'Job' }, h('a', { href: `#/jobs/${j.id}`, class: 'mono', text: String(j.id).slice(0, 8) })),
       withHost ? h('td', { 'data-label': 'Host' }, h('a', { href: `#/hosts/${j.host_id}`, text: j.host_name || j.hostname || `host ${j.host_id}` })) : null,
       h('td', { 'data-label': 'Kind', text: j.kind }),
       h('td', { 'data-label': 'Status' }, badge(j.status)),

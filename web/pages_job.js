@@ -5,6 +5,7 @@ import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageE
 import { hostName, hostStatus } from './hostfields.js';
 import { jobsTable, jobDuration } from './pages_host.js';
 
+export const shortId = (id) => String(id).slice(0, 8);
 const FINAL = new Set(['succeeded', 'warning', 'failed', 'cancelled']);
 const MAX_LOG_LINES = 5000;
 
@@ -52,8 +53,8 @@ export async function pageJob(ctx) {
   const metaBox = h('div');
 
   main.append(
-    h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', host ? h('a', { href: `#/hosts/${job.host_id}/jobs`, text: hostName(host) }) : `host ${job.host_id}`, ' / ', h('span', { text: `job #${id}` })),
-    h('div', { class: 'page-head' }, h('h1', { text: `${job.kind || 'Job'} #${id}` }), statusBox, liveEl,
+    h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', host ? h('a', { href: `#/hosts/${job.host_id}/jobs`, text: hostName(host) }) : `host ${job.host_id}`, ' / ', h('span', { text: `job #${shortId(id)}` })),
+    h('div', { class: 'page-head' }, h('h1', { text: `${job.kind ? job.kind[0].toUpperCase() + job.kind.slice(1) : 'Job'} #${shortId(id)}` }), statusBox, liveEl,
       h('div', { class: 'head-actions' }, ctx.can('operator') ? cancelBtn : null)),
     metaBox,
     h('section', { class: 'card' }, h('h2', { class: 'sr-only', text: 'Progress' }),
@@ -136,7 +137,7 @@ export async function pageJob(ctx) {
   follow.addEventListener('change', () => { if (follow.checked) log.scrollTop = log.scrollHeight; });
 
   cancelBtn.addEventListener('click', async () => {
-    if (!await confirmDialog({ title: `Cancel job #${id}?`, text: 'restic is stopped on the host; a partial backup leaves no snapshot.', ok: 'Cancel job' })) return;
+    if (!await confirmDialog({ title: `Cancel job #${shortId(id)}?`, text: 'restic is stopped on the host; a partial backup leaves no snapshot.', ok: 'Cancel job' })) return;
     try { await api.post(`/jobs/${encodeURIComponent(id)}/cancel`); toast('Cancellation requested', 'ok'); } catch (e) { toast(e.message, 'bad'); }
   });
 
@@ -150,6 +151,7 @@ export async function pageJob(ctx) {
     if (!d || typeof d !== 'object') return;
     const j = d.job || d;
     if (j.status) { Object.assign(job, j); drawStatus(); }
+    if (j.progress && typeof j.progress === 'object' && !FINAL.has(job.status)) setProgress(j.progress);
   };
   const handlers = {
     onid: (eid) => { try { sessionStorage.setItem(key, eid); } catch { /* ignore */ } },
@@ -158,7 +160,7 @@ export async function pageJob(ctx) {
     'job.started': (d) => { job.status = 'running'; Object.assign(job, d.job || {}); drawStatus(); },
     'job.finished': (d) => { Object.assign(job, d.job || d); if (!job.status || !FINAL.has(job.status)) job.status = d.status; drawStatus(); end(); },
     finished: (d) => { Object.assign(job, d.job || d); drawStatus(); end(); },
-    status: onJob, job: onJob, 'job.updated': onJob,
+    state: onJob, status: onJob, job: onJob, 'job.updated': onJob,
     end: () => end(),
     onopen: () => { liveEl.textContent = FINAL.has(job.status) ? '' : 'live'; },
     onerror: () => { if (!FINAL.has(job.status)) liveEl.textContent = 'reconnecting…'; },

@@ -30,7 +30,7 @@ test('bootstrap through the setup page, then sign in', async () => {
   await page.getByLabel('Password', { exact: true }).fill('short');
   await page.getByLabel('Repeat password').fill('short');
   await page.getByRole('button', { name: 'Create administrator' }).click();
-  await page.getByText('at least 8 characters').first().waitFor();
+  await page.getByText('at least 12 characters').first().waitFor();
   await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
   await page.getByLabel('Repeat password').fill(ADMIN.password);
   await page.getByRole('button', { name: 'Create administrator' }).click();

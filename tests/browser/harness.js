@@ -156,3 +156,68 @@ export async function fleetApiMissing(server) {
   const body = await r.json().catch(() => null);
   return !!(body && body.error && /route/.test(body.error.message || ''));
 }
+
+export const AGENT_BIN = path.join(BIN_DIR, 'restic-manager-agent');
+export const RESTIC = process.env.RM_RESTIC || '/usr/bin/restic';
+
+/** A real agent process (DESIGN.md §6 command line) in its own temp dirs. */
+export class Agent {
+  constructor(server) {
+    this.server = server;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rm-agent-'));
+    this.configDir = path.join(this.dir, 'config');
+    this.stateDir = path.join(this.dir, 'state');
+    this.logPath = path.join(this.dir, 'agent.log');
+    fs.mkdirSync(this.configDir);
+    fs.mkdirSync(this.stateDir);
+    this.proc = null;
+  }
+
+  common() { return ['--config-dir', this.configDir, '--state-dir', this.stateDir, '--restic', RESTIC]; }
+
+  async enroll(token) {
+    const log = fs.openSync(this.logPath, 'a');
+    const p = spawn(AGENT_BIN, ['enroll', '--server', this.server.url, '--token', token, ...this.common()], { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    const code = await new Promise((r) => p.on('exit', r));
+    if (code !== 0) throw new Error(`agent enroll exited ${code}:\n${this.logText()}`);
+  }
+
+  start() {
+    const log = fs.openSync(this.logPath, 'a');
+    this.proc = spawn(AGENT_BIN, ['run', ...this.common()], { stdio: ['ignore', log, log], env: { ...process.env, RM_LOG_LEVEL: 'debug' } });
+    fs.closeSync(log);
+    return this;
+  }
+
+  logText() { try { return fs.readFileSync(this.logPath, 'utf8'); } catch { return ''; } }
+
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null) return;
+    const p = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGTERM');
+    await p;
+  }
+
+  cleanup() { fs.rmSync(this.dir, { recursive: true, force: true }); }
+}
+
+/** Run restic synchronously (test setup only: init a repository). */
+export async function restic(args, env) {
+  const p = spawn(RESTIC, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d) => { out += d; });
+  p.stderr.on('data', (d) => { out += d; });
+  const code = await new Promise((r) => p.on('exit', r));
+  if (code !== 0) throw new Error(`restic ${args.join(' ')} exited ${code}: ${out}`);
+  return out;
+}
+
+/** Is this route known to the server (anything but 404 "no such route")? */
+export async function routeExists(server, method, p) {
+  const r = await fetch(server.url + p, { method });
+  if (r.status !== 404 && r.status !== 405) return true;
+  if (r.status === 405) return true;
+  const body = await r.json().catch(() => null);
+  return !(body && body.error && /route/.test(body.error.message || ''));
+}
