@@ -79,6 +79,15 @@ static void http_send(struct http_ctx *c, int status, struct evbuffer *body)
 	if (!evhttp_find_header(h, "Cache-Control"))
 		evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	/* evhttp sends a body even for HEAD; that would be read as the next
+	 * response on a kept-alive connection.  Announce its length, send none. */
+	if (c->method == EVHTTP_REQ_HEAD && body) {
+		char len[32];
+		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+		evhttp_remove_header(h, "Content-Length");
+		evhttp_add_header(h, "Content-Length", len);
+		body = NULL;
+	}
 	http_log_reply(c, status);
 	evhttp_send_reply(c->req, status, NULL, body);
 	c->replied = true;

@@ -266,3 +266,35 @@ def test_fifo_does_not_hang_the_server(server):
     r = server.get("/install/install.ps1", timeout=5)
     assert r.status_code == 200 and r.content == b"Write-Host bundled\r\n"
     assert server.get("/healthz").status_code == 200
+
+
+def test_head_never_sends_a_body_on_keepalive(server):
+    """HEAD answers — files and JSON errors alike — carry Content-Length but no
+    body, so the next response on the same connection is parsed correctly."""
+    import socket
+    _, bundled = dirs(server)
+    put(os.path.join(bundled, "install", "install.sh"), b"#!/bin/sh\n")
+    host, port = server.addr.rsplit(":", 1)
+    reqs = (b"HEAD /install/install.ps1 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"HEAD /install/install.sh HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"HEAD /agent/binary?os=bsd&arch=amd64 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(reqs)
+        data = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+    parts = data.split(b"\r\n\r\n")
+    # four header blocks; only the last (GET) response has a body
+    assert len(parts) == 5, data
+    statuses = [p.split(b"\r\n")[0] for p in parts[:4]]
+    assert statuses[0].startswith(b"HTTP/1.1 404")
+    assert statuses[1].startswith(b"HTTP/1.1 200")
+    assert statuses[2].startswith(b"HTTP/1.1 400")
+    assert statuses[3].startswith(b"HTTP/1.1 200")
+    assert b"content-length: 10" in parts[1].lower()
+    assert all(b"content-length:" in p.lower() for p in parts[:3])
+    assert parts[4] == b'{"status":"ok"}'
