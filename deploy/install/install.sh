@@ -188,14 +188,17 @@ if is_enrolled; then
 		say "  (the token given was not used; to enrol again run --uninstall --purge first)"
 	fi
 else
-	set -- enroll --server "$server" --token "$token"
+	# The token goes through the environment, not argv (other users can read
+	# argv in ps): `enroll --server URL` with RM_ENROL_TOKEN set.
+	set -- enroll --server "$server"
 	if [ -n "$ca_file" ]; then
 		set -- "$@" --ca-file "$ca_file"
 	fi
 	if [ -n "$root" ]; then
 		set -- "$@" --config-dir "$CONF_DIR" --state-dir "$STATE_DIR"
 	fi
-	"$BIN" "$@" || die "enrolment failed (is the token still valid? tokens expire after one hour)"
+	RM_ENROL_TOKEN=$token "$BIN" "$@" ||
+		die "enrolment failed (is the token still valid? tokens expire after one hour)"
 	enrolled_now=1
 	did "enrolled this host with $server (config in $CONF_DIR)"
 fi

@@ -26,6 +26,7 @@ case $1 in
 --version) echo "restic-manager-agent {tag}"; echo "commit none"; echo "date unknown"; exit 0 ;;
 enroll)
 	conf=/etc/restic-manager
+	tok=$RM_ENROL_TOKEN
 	while [ $# -gt 0 ]; do
 		case $1 in --config-dir) conf=$2; shift ;; --token) tok=$2; shift ;; esac
 		shift
@@ -122,8 +123,10 @@ def test_fresh_install(env):
     calls = env.agent_calls()
     assert calls[0] == "--version"
     enrol = [c for c in calls if c.startswith("enroll")]
-    assert enrol == [f"enroll --server {env.server.url} --token good-token "
+    # the token travels in the environment, never in argv
+    assert enrol == [f"enroll --server {env.server.url} "
                      f"--config-dir {env.p('/etc/restic-manager')} --state-dir {env.p('/var/lib/restic-manager')}"]
+    assert not any("good-token" in c for c in calls)
     assert env.systemctl_calls() == ["daemon-reload", f"enable --now {UNIT}"]
     assert "installed" in r.stdout and "to undo" in r.stdout and "--uninstall" in r.stdout
     # no leftovers from the atomic download
@@ -152,7 +155,7 @@ def test_environment_variables_and_arm64(env):
                      "RM_INSTALL_ROOT": env.root}, use_flags=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "v1-arm64" in open(env.p("/usr/local/bin/restic-manager-agent")).read()
-    assert any(c.startswith(f"enroll --server {env.server.url} --token good-token") for c in env.agent_calls())
+    assert any(c.startswith(f"enroll --server {env.server.url} ") for c in env.agent_calls())
 
 
 def test_unsupported_arch_and_missing_arguments(env):
