@@ -52,8 +52,10 @@ static const struct asset install_files[] = {
 	{"restic-manager-agent.service", "text/plain", false},
 };
 
-/* Open sub/file under base as a regular file.  Return fd, -ENOENT when it is
- * not there (or not usable), other -errno on errors worth a 500. */
+/* Open sub/file under base as a regular file.  Return fd, or -ENOENT when it
+ * is not there or not usable (a symlink, a non-regular file, unreadable:
+ * logged, since an operator put it there) so the caller tries the next
+ * directory. */
 static int asset_open(const char *base, const char *sub, const char *file, struct stat *st)
 {
 	char path[2200];
