@@ -22,11 +22,13 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/version.h"
+#include "server/agentd.h"
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/secrets.h"
 #include "server/server.h"
+#include "server/sse.h"
 #include "server/store.h"
 #include "server/workers.h"
 
@@ -89,6 +91,8 @@ static void on_shutdown_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("received %s: draining and shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	srv->draining = true;
+	agentd_drain(srv);
+	sse_drain(srv);
 	/* Held long-polls and SSE streams are closed by their owners' shutdown
 	 * hooks; in-flight worker jobs get a short grace period. */
 	drain_deadline_ms = util_now_ms() + SHUTDOWN_GRACE_SECONDS * 1000;
@@ -211,6 +215,8 @@ static int serve(struct server *srv)
 		goto out;
 	}
 	/* Module start hooks (audit, users/bootstrap, agents, scheduler) go here. */
+	if (agentd_start(srv) < 0 || sse_start(srv) < 0)
+		goto out;
 	if (listen_http(srv) < 0)
 		goto out;
 	if (auth_start(srv) < 0) /* after listen: the bootstrap URL needs the base URL */
@@ -231,6 +237,8 @@ out:
 	if (drain_timer)
 		event_free(drain_timer);
 	/* Module stop hooks go here, in reverse order of start. */
+	sse_stop(srv);   /* before evhttp_free: streams own requests */
+	agentd_stop(srv);
 	workers_free(srv->workers); /* runs pending done() callbacks, which may still use auth state */
 	auth_stop(srv);
 	audit_close(srv->audit); /* before the base: it owns a timer */

@@ -6,12 +6,16 @@
  */
 #include "server/routes.h"
 
+#include "server/api_agent.h"
 #include "server/api_audit.h"
 #include "server/api_auth.h"
+#include "server/api_hosts.h"
+#include "server/api_jobs.h"
 #include "server/api_meta.h"
 #include "server/api_tokens.h"
 #include "server/api_users.h"
 #include "server/assets.h"
+#include "server/sse.h"
 #include "server/web.h"
 
 #define GET EVHTTP_REQ_GET
@@ -41,6 +45,25 @@ static const struct route routes[] = {
 	{POST, "/api/v1/users", ACCESS_ADMIN, api_users_create, 8192, 0},
 	{PATCH, "/api/v1/users/{}", ACCESS_ADMIN, api_users_update, 8192, 0},
 	{DELETE, "/api/v1/users/{}", ACCESS_ADMIN, api_users_delete, 0, 0},
+	/* agent endpoint (docs/protocol.md; api_agent.c) */
+	{POST, "/api/agent/v1/enroll", ACCESS_PUBLIC, api_agent_enroll, 16384, 0},
+	{POST, "/api/agent/v1/hello", ACCESS_AGENT, api_agent_hello, 65536, 0},
+	{GET, "/api/agent/v1/commands", ACCESS_AGENT, api_agent_commands, 0, 0},
+	{POST, "/api/agent/v1/events", ACCESS_AGENT, api_agent_events, AGENT_MAX_BATCH, 0},
+	/* hosts, enrolment, jobs, live streams (api_hosts.c, api_jobs.c, sse.c) */
+	{POST, "/api/v1/enrollment-tokens", ACCESS_OPERATOR, api_enrollment_tokens_create, 65536, 0},
+	{GET, "/api/v1/fleet/summary", ACCESS_VIEWER, api_fleet_summary, 0, 0},
+	{GET, "/api/v1/hosts", ACCESS_VIEWER, api_hosts_list, 0, 0},
+	{GET, "/api/v1/hosts/{}", ACCESS_VIEWER, api_hosts_get, 0, 0},
+	{DELETE, "/api/v1/hosts/{}", ACCESS_ADMIN, api_hosts_delete, 0, 0},
+	{GET, "/api/v1/hosts/{}/snapshots", ACCESS_VIEWER, api_hosts_snapshots, 0, 0},
+	{POST, "/api/v1/hosts/{}/jobs", ACCESS_OPERATOR, api_jobs_create, 65536, 0},
+	{GET, "/api/v1/jobs", ACCESS_VIEWER, api_jobs_list, 0, 0},
+	{GET, "/api/v1/jobs/{}", ACCESS_VIEWER, api_jobs_get, 0, 0},
+	{POST, "/api/v1/jobs/{}/cancel", ACCESS_OPERATOR, api_jobs_cancel, 0, 0},
+	{GET, "/api/v1/jobs/{}/log", ACCESS_VIEWER, api_jobs_log, 0, 0},
+	{GET, "/api/v1/jobs/{}/stream", ACCESS_VIEWER, api_job_stream, 0, 0},
+	{GET, "/api/v1/events", ACCESS_VIEWER, api_events_stream, 0, 0},
 	/* audit trail */
 	{GET, "/api/v1/audit", ACCESS_ADMIN, api_audit_list, 0, 0},
 	{GET, "/api/v1/audit/export.csv", ACCESS_ADMIN, api_audit_export, 0, 0},
