@@ -51,8 +51,9 @@ def status_kb(pid, key):
 
 def idle_rss(agent):
     import requests  # from python3-requests (scripts/deps.sh test)
-    server_bin = next((p for p in (os.path.join(ROOT, "build/server-static/amd64/restic-manager-server"),
-                                   os.path.join(ROOT, "bin/restic-manager-server")) if os.path.exists(p)), None)
+    server_bin = next((p for p in (os.path.join(ROOT, "bin/restic-manager-server"),
+                                   os.path.join(ROOT, "build/server-static/amd64/restic-manager-server"))
+                       if os.path.exists(p)), None)
     if not server_bin:
         return "not measured: no server binary (make server-static TARGET=amd64 or make build)"
     with tempfile.TemporaryDirectory(prefix="rm-size-") as tmp:
