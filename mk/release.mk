@@ -21,6 +21,9 @@ REL_TRIPLET_win   := x86_64-w64-mingw32
 REL_CC_x86_64-linux-musl  := $(DEPS)/bin/x86_64-linux-musl-gcc
 REL_CC_aarch64-linux-musl := $(DEPS)/bin/aarch64-linux-musl-gcc
 REL_CC_x86_64-w64-mingw32 := x86_64-w64-mingw32-gcc
+# MinGW: gmtime_r/localtime_r need _POSIX_THREAD_SAFE_FUNCTIONS; C99 printf
+# formats (%zu, %lld) need MinGW's own stdio rather than msvcrt's.
+REL_TFLAGS_x86_64-w64-mingw32 := -D_POSIX_THREAD_SAFE_FUNCTIONS=200112L -D__USE_MINGW_ANSI_STDIO=1
 
 # Sources: the Linux agent leaves out the Windows platform files, the Windows agent
 # the POSIX ones.  The Windows agent is built only once src/agent/plat_win32.c exists.
@@ -59,7 +62,7 @@ define REL_OBJ_RULE
 build/static/$(1)/$(2)/%.o: src/%.c $(if $(filter server,$(2)),build/gen/web_assets.h) build/static/version.stamp | $(DEPS)/$(1)/lib/libjansson.a $(REL_COMPAT)
 	@mkdir -p $$(dir $$@)
 	@echo "  CC      $$< ($(1) $(2))"
-	@$$(REL_CC_$(1)) $$(REL_CFLAGS) $$(REL_OPT_$(2)) -I$(DEPS)/$(1)/include -MMD -MP -c $$< -o $$@
+	@$$(REL_CC_$(1)) $$(REL_CFLAGS) $$(REL_TFLAGS_$(1)) $$(REL_OPT_$(2)) -I$(DEPS)/$(1)/include -MMD -MP -c $$< -o $$@
 endef
 $(foreach t,x86_64-linux-musl aarch64-linux-musl x86_64-w64-mingw32,$(eval $(call REL_OBJ_RULE,$(t),agent)))
 $(foreach t,x86_64-linux-musl aarch64-linux-musl,$(eval $(call REL_OBJ_RULE,$(t),server)))
