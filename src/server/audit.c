@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "server/http.h"
 #include "server/server.h"
+#include "server/store_audit.h"
 
 #define AUDIT_SYNC_DELAY_US 100000 /* batch window for fdatasync */
 #define AUDIT_MAX_RECORD (16 * 1024) /* larger details are replaced by a note */
@@ -455,7 +456,33 @@ void audit_log_actor(struct server *srv, const char *actor, const char *client, 
 		json_decref(details);
 		return;
 	}
-	audit_append(srv->audit, srv->base, actor, client, action, target, outcome, details);
+	if (audit_append(srv->audit, srv->base, actor, client, action, target, outcome, details) == 0 && srv->store)
+		(void)store_audit_head_set(srv->store, srv->audit->seq, srv->audit->prev); /* errors logged by the store */
+}
+
+int audit_check_anchor(struct server *srv)
+{
+	struct audit *a = srv->audit;
+	char hash[AUDIT_HASH_HEX];
+	int64_t seq;
+	int r;
+
+	if (!a || !srv->store)
+		return 0;
+	r = store_audit_head_get(srv->store, &seq, hash);
+	if (r == -ENOENT)
+		return store_audit_head_set(srv->store, a->seq, a->prev);
+	if (r < 0)
+		return r;
+	if (seq > a->seq || (seq == a->seq && strcmp(hash, a->prev) != 0)) {
+		log_error("audit trail in '%s' ends at seq %lld, but the database recorded seq %lld: records were "
+			  "removed from its end (or lost in a power failure); recording this in the trail",
+			  a->dir, (long long)a->seq, (long long)seq);
+		audit_append(a, srv->base, "system", NULL, "audit.head_mismatch", NULL, "failed",
+			     json_pack("{s:I,s:I,s:s}", "trail_seq", (json_int_t)a->seq, "recorded_seq", (json_int_t)seq,
+				       "recorded_hash", hash));
+	}
+	return store_audit_head_set(srv->store, a->seq, a->prev);
 }
 
 /* ---- audit verify ---- */
@@ -557,6 +584,23 @@ int audit_verify_main(const char *data_dir)
 		}
 	}
 	free(names);
+	{
+		char dbpath[1200], hash[AUDIT_HASH_HEX];
+		int64_t seq;
+		snprintf(dbpath, sizeof(dbpath), "%s/restic-manager.db", data_dir);
+		r = store_audit_head_peek(dbpath, &seq, hash);
+		if (r == 0 && (seq > v.seq || (seq == v.seq && strcmp(hash, v.prev) != 0))) {
+			char msg[300];
+			snprintf(msg, sizeof(msg),
+				 "the trail ends at seq %lld, but the database recorded seq %lld (hash %.16s…): records "
+				 "were removed from the end, or lost in a power failure",
+				 (long long)v.seq, (long long)seq, hash);
+			printf("TAMPERED: %s\n", msg);
+			v.problems++;
+		} else if (r == -EIO) {
+			printf("note: cannot read the head recorded in '%s'; the end of the trail is unchecked\n", dbpath);
+		}
+	}
 	if (v.problems) {
 		printf("audit trail '%s': %zu records in %zu files, %zu problem(s): TAMPERED\n", dir, v.records, n,
 		       v.problems);

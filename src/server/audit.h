@@ -50,6 +50,13 @@ void audit_log(struct server *srv, struct http_ctx *c, const char *action, const
 void audit_log_actor(struct server *srv, const char *actor, const char *client, const char *action,
 		     const char *target, const char *outcome, json_t *details);
 
+/* Once at start, after audit_open() and store_open(): compare the trail's
+ * head with the head recorded in the database (store_audit.h).  A trail that
+ * ends before it (records cut off the end) is logged and recorded as an
+ * "audit.head_mismatch" record; then the recorded head is updated.  Every
+ * audit_log() also updates it.  Return 0 or -errno (database error). */
+int audit_check_anchor(struct server *srv);
+
 /* Capture, on the loop thread, what readers on other threads may read: the
  * newest file and its length up to the last complete record.  OUT: *out. */
 void audit_snapshot_take(const struct audit *a, struct audit_snapshot *out);

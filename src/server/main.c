@@ -189,6 +189,8 @@ static int serve(struct server *srv)
 		log_error("cannot open audit trail in '%s/audit': %s", srv->cfg.data_dir, strerror(-r));
 		goto out;
 	}
+	if (audit_check_anchor(srv) < 0)
+		log_warnx("cannot compare the audit trail with the head recorded in the database");
 	if (evthread_use_pthreads() < 0) {
 		log_error("cannot enable libevent threading");
 		goto out;

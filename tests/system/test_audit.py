@@ -315,3 +315,37 @@ def test_sighup_reopens_the_audit_file(admin, server):
     os.unlink(moved)
     r = verify(server.data_dir)
     assert r.returncode == 0, r.stdout
+
+
+def test_records_cut_off_the_end_are_noticed(stopped):
+    """The chain alone cannot see records removed from its end; the head the
+    server records in the database can (verify offline, and the next start)."""
+    path = audit_files(stopped)[0]
+    lines = [l for _, l in audit_lines(stopped)]
+    rewrite(path, lines[:-2])
+    r = verify(stopped.data_dir)
+    assert r.returncode == 1, r.stdout
+    assert "database recorded seq 6" in r.stdout and "ends at seq 4" in r.stdout
+    stopped.start()
+    assert stopped.stop() == 0
+    assert "records were removed from its end" in stopped.log_text()
+    recs = records(stopped)
+    mism = [x for x in recs if x["action"] == "audit.head_mismatch"]
+    assert len(mism) == 1 and mism[0]["details"]["recorded_seq"] == 6 and mism[0]["details"]["trail_seq"] == 4
+    assert mism[0]["outcome"] == "failed"
+    # the fact is now part of the chain, and the trail verifies again
+    r = verify(stopped.data_dir)
+    assert r.returncode == 0, r.stdout
+    check_chain(audit_lines(stopped))
+
+
+def test_last_record_replaced_is_noticed(stopped):
+    """Same seq, different content: a rewritten last record (own hash recomputed)."""
+    path = audit_files(stopped)[0]
+    lines = [l for _, l in audit_lines(stopped)]
+    forged = lines[-1].replace(b'"server.stop"', b'"server.halt"')
+    cut = forged.rindex(b',"hash":"')
+    lines[-1] = forged[:cut] + b',"hash":"' + hashlib.sha256(forged[:cut]).hexdigest().encode() + b'"}'
+    rewrite(path, lines)
+    r = verify(stopped.data_dir)
+    assert r.returncode == 1 and "database recorded seq 6" in r.stdout, r.stdout
