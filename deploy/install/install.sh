@@ -254,5 +254,6 @@ if [ -n "$found" ]; then
 	say "restic-manager schedules the same backups, or both will run):$found"
 fi
 say ""
-say "to undo: sh install.sh --uninstall   (add --purge to also remove the enrolment and state)"
-say "         or: systemctl disable --now $UNIT_NAME; rm $BIN ${UNIT#"$root"}"
+say "to undo: curl -fsSL $server/install/install.sh | sh -s -- --uninstall   (as root; add --purge"
+say "         to also remove the enrolment and state), or by hand:"
+say "         systemctl disable --now $UNIT_NAME; rm $BIN $UNIT; systemctl daemon-reload"
