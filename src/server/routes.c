@@ -12,6 +12,7 @@
 #include "server/api_hosts.h"
 #include "server/api_jobs.h"
 #include "server/api_meta.h"
+#include "server/api_sources.h"
 #include "server/api_tokens.h"
 #include "server/api_users.h"
 #include "server/assets.h"
@@ -64,6 +65,19 @@ static const struct route routes[] = {
 	{GET, "/api/v1/jobs/{}/log", ACCESS_VIEWER, api_jobs_log, 0, 0},
 	{GET, "/api/v1/jobs/{}/stream", ACCESS_VIEWER, api_job_stream, 0, 0},
 	{GET, "/api/v1/events", ACCESS_VIEWER, api_events_stream, 0, 0},
+	/* source groups and schedules (api_sources.c, api_schedules.c) */
+	{GET, "/api/v1/hosts/{}/sources", ACCESS_VIEWER, api_sources_list, 0, 0},
+	{POST, "/api/v1/hosts/{}/sources", ACCESS_OPERATOR, api_sources_create, 262144, 0},
+	{GET, "/api/v1/hosts/{}/sources/{}", ACCESS_VIEWER, api_sources_get, 0, 0},
+	{PUT, "/api/v1/hosts/{}/sources/{}", ACCESS_OPERATOR, api_sources_put, 262144, 0},
+	{PATCH, "/api/v1/hosts/{}/sources/{}", ACCESS_OPERATOR, api_sources_patch, 262144, 0},
+	{DELETE, "/api/v1/hosts/{}/sources/{}", ACCESS_OPERATOR, api_sources_delete, 0, 0},
+	{GET, "/api/v1/hosts/{}/schedules", ACCESS_VIEWER, api_schedules_list, 0, 0},
+	{POST, "/api/v1/hosts/{}/schedules", ACCESS_OPERATOR, api_schedules_create, 16384, 0},
+	{GET, "/api/v1/hosts/{}/schedules/{}", ACCESS_VIEWER, api_schedules_get, 0, 0},
+	{PUT, "/api/v1/hosts/{}/schedules/{}", ACCESS_OPERATOR, api_schedules_put, 16384, 0},
+	{PATCH, "/api/v1/hosts/{}/schedules/{}", ACCESS_OPERATOR, api_schedules_patch, 16384, 0},
+	{DELETE, "/api/v1/hosts/{}/schedules/{}", ACCESS_OPERATOR, api_schedules_delete, 0, 0},
 	/* audit trail */
 	{GET, "/api/v1/audit", ACCESS_ADMIN, api_audit_list, 0, 0},
 	{GET, "/api/v1/audit/export.csv", ACCESS_ADMIN, api_audit_export, 0, 0},
