@@ -589,7 +589,8 @@ static int apply_log(struct http_ctx *c, struct store_job *j, json_t *e, struct 
 			stream = "agent";
 		}
 		util_strlcpy(buf, text, sizeof(buf)); /* cap each line at 4 KiB */
-		r = store_job_log_append(c->srv->store, j->rid, t, stream ? stream : "stdout", buf, &line);
+		line = j->log_lines + 1;
+		r = store_job_log_insert(c->srv->store, j->rid, line, t, stream ? stream : "stdout", buf);
 		if (r < 0)
 			return r;
 		j->log_lines = line;
@@ -597,7 +598,7 @@ static int apply_log(struct http_ctx *c, struct store_job *j, json_t *e, struct 
 			 json_pack("{s:I,s:s,s:s,s:s}", "line", (json_int_t)line, "t", t ? t : "", "stream",
 				   stream ? stream : "stdout", "text", buf));
 	}
-	return 0;
+	return store_job_set_log_lines(c->srv->store, j->rid, j->log_lines);
 }
 
 static int apply_event(struct http_ctx *c, json_t *e, enum ev_type type, struct post *p)

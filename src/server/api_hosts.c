@@ -25,6 +25,7 @@
 #include "server/sse.h"
 #include "server/store.h"
 #include "server/store_hosts.h"
+#include "server/store_jobs.h"
 
 #define MAX_URL 2048
 #define MAX_ENV 32
@@ -388,6 +389,8 @@ void api_hosts_delete(struct http_ctx *c)
 		return;
 	}
 	agentd_forget(srv, h.id);
+	if (store_job_cancel_host(srv->store, h.id, "host deleted", util_now()) > 0)
+		sse_publish_fleet(srv, "jobs", json_pack("{s:I,s:s}", "host_id", (json_int_t)h.id, "status", "cancelled"));
 	snprintf(target, sizeof(target), "host:%lld", (long long)h.id);
 	audit_log(srv, c, "host.delete", target, "ok", json_pack("{s:s}", "name", h.name));
 	log_info("host %lld (%s) deleted; its agent token is revoked", (long long)h.id, h.name);

@@ -267,35 +267,45 @@ int store_job_running_ids(struct store *st, int64_t host_id, char (**ids)[STORE_
 	return 0;
 }
 
-int store_job_log_append(struct store *st, int64_t rid, const char *t, const char *stream, const char *text,
-			 int64_t *line)
+int store_job_log_insert(struct store *st, int64_t rid, int64_t line, const char *t, const char *stream,
+			 const char *text)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE jobs SET log_lines = log_lines + 1 WHERE rid = ? RETURNING log_lines");
+	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO job_logs (job_rid, line, t, stream, text) "
+					 "VALUES (?,?,?,?,?)");
 	int rc;
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, rid);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return rc == SQLITE_DONE ? -ENOENT : store_err(st, rc);
-	}
-	*line = sqlite3_column_int64(s, 0);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		;
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_err(st, rc);
-	s = store_stmt(st, "INSERT INTO job_logs (job_rid, line, t, stream, text) VALUES (?,?,?,?,?)");
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, rid);
-	sqlite3_bind_int64(s, 2, *line);
+	sqlite3_bind_int64(s, 2, line);
 	store_bind_text(s, 3, t);
 	store_bind_text(s, 4, stream);
 	store_bind_text(s, 5, text);
 	rc = step_done(st, s);
 	return rc < 0 ? rc : 0;
+}
+
+int store_job_set_log_lines(struct store *st, int64_t rid, int64_t n)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE jobs SET log_lines = max(log_lines, ?) WHERE rid = ?");
+	int rc;
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, n);
+	sqlite3_bind_int64(s, 2, rid);
+	rc = step_done(st, s);
+	return rc < 0 ? rc : 0;
+}
+
+int store_job_cancel_host(struct store *st, int64_t host_id, const char *reason, int64_t now)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE jobs SET status = 'cancelled', error = ?, finished_at = ? "
+					 "WHERE host_id = ? AND status IN ('queued','running')");
+	if (!s)
+		return -EIO;
+	store_bind_text(s, 1, reason);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, host_id);
+	return step_done(st, s);
 }
 
 int store_job_log_each(struct store *st, int64_t rid, int64_t after, int64_t limit,

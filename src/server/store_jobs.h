@@ -64,9 +64,13 @@ int store_job_finish(struct store *st, const char *id, const char *status, bool 
 /* Jobs of host in status running (not final), ids only. OUT: *ids (malloc'd, 33 bytes each), *n. */
 int store_job_running_ids(struct store *st, int64_t host_id, char (**ids)[STORE_JOB_ID_LEN + 1], size_t *n);
 
-/* Append one log line as line number jobs.log_lines + 1.  OUT: *line. */
-int store_job_log_append(struct store *st, int64_t rid, const char *t, const char *stream, const char *text,
-			 int64_t *line);
+/* Store log line number `line` (the caller numbers lines from
+ * jobs.log_lines + 1 and then calls store_job_set_log_lines once). */
+int store_job_log_insert(struct store *st, int64_t rid, int64_t line, const char *t, const char *stream,
+			 const char *text);
+int store_job_set_log_lines(struct store *st, int64_t rid, int64_t n);
+/* Cancel every non-final job of host_id (the host was deleted). Return rows changed. */
+int store_job_cancel_host(struct store *st, int64_t host_id, const char *reason, int64_t now);
 /* Lines with number > after, in order, at most limit; cb returns nonzero to stop. */
 int store_job_log_each(struct store *st, int64_t rid, int64_t after, int64_t limit,
 		       int (*cb)(void *arg, int64_t line, const char *t, const char *stream, const char *text),

@@ -616,3 +616,65 @@ def test_kill9_restart_keeps_jobs_and_events(server, admin):
     assert admin.get(f"/api/v1/jobs/{jid}/log").text == "before kill\nafter\n"
     assert admin.get(f"/api/v1/jobs/{jid}").json()["status"] == "succeeded"
     assert a.hello().json()["last_event_seq"] == 4
+
+
+# ---- connection edge cases ----
+
+def test_client_gone_during_held_poll(server, admin):
+    import socket
+    a = new_agent(server, admin)
+    host, port = server.addr.rsplit(":", 1)
+    for _ in range(3):
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.sendall((f"GET /api/agent/v1/commands?after=0&wait=30 HTTP/1.1\r\nHost: x\r\nX-RM-Protocol: 1\r\n"
+                   f"Authorization: Bearer {a.token}\r\n\r\n").encode())
+        time.sleep(0.2)
+        s.close()
+    time.sleep(0.2)
+    job = create_job(admin, a.host_id, kind="init")
+    assert a.poll(wait=5).json()["commands"][0]["job_id"] == job["id"]
+    assert server.get("/healthz").status_code == 200
+
+
+def test_slow_stream_client_is_dropped(server, admin):
+    import socket
+    a = new_agent(server, admin)
+    job = create_job(admin, a.host_id, kind="backup", paths=["/x"])
+    jid = job["id"]
+    a.send([{"type": "job.started", "job_id": jid, "kind": "backup", "actor": "user"}])
+    cookie = "; ".join(f"{k}={v}" for k, v in admin.s.cookies.items())
+    host, port = server.addr.rsplit(":", 1)
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect((host, int(port)))
+    slow.sendall((f"GET /api/v1/jobs/{jid}/stream HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n").encode())
+    time.sleep(0.3)
+    line = "y" * 4000
+    for _ in range(6):  # ~20 MB of log lines, never read by the slow client
+        r = a.send([{"type": "job.log", "job_id": jid, "lines": [{"stream": "stdout", "text": line}] * 800}])
+        assert r.status_code == 200
+    assert "dropping slow event-stream client" in server.log_text()
+    # The server keeps serving everyone else.
+    assert admin.get(f"/api/v1/jobs/{jid}").json()["log_lines"] == 4800
+    slow.close()
+
+
+def test_shutdown_answers_held_polls(server, admin):
+    a = new_agent(server, admin)
+    result = {}
+
+    def poller():
+        try:
+            result["r"] = a.poll(wait=30)
+        except requests.RequestException as e:  # connection closed by the exiting server
+            result["e"] = e
+        result["t"] = time.monotonic()
+    th = threading.Thread(target=poller)
+    th.start()
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    assert server.stop() == 0
+    th.join(timeout=20)
+    assert result["t"] - t0 < 10
+    if "r" in result:
+        assert result["r"].json() == {"commands": []}
