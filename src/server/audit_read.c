@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -345,9 +346,6 @@ struct scan {
 	const struct audit_filter *f;
 	bool stop; /* reached before_seq */
 	int (*emit)(struct scan *s, json_t *rec); /* takes a reference */
-	/* page */
-	json_t **ring;
-	size_t limit, count;
 	/* csv */
 	struct evbuffer *out;
 	size_t max_bytes;
@@ -414,56 +412,165 @@ static int scan_files(const struct audit_snapshot *snap, struct scan *s)
 	return r < 0 ? r : 0;
 }
 
-static int emit_page(struct scan *s, json_t *rec)
+int audit_read_lines_reverse(const char *path, int64_t max_bytes,
+			     int (*cb)(const char *line, size_t len, size_t lineno, void *arg), void *arg)
 {
-	size_t slot = s->count % s->limit;
-	json_decref(s->ring[slot]);
-	s->ring[slot] = rec;
-	s->count++;
-	return 0;
+	const size_t chunk = 64 * 1024, cap = AUDIT_MAX_LINE + 2 + chunk;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	char *buf = NULL;
+	size_t start = cap, end = cap, lineno = 0;
+	int64_t pos;
+	bool trimmed = false; /* data ends just after a '\n' (a torn tail was dropped) */
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !(buf = malloc(cap))) {
+		r = buf ? -errno : -ENOMEM;
+		goto out;
+	}
+	pos = max_bytes >= 0 && max_bytes < st.st_size ? max_bytes : st.st_size;
+	/* buf[start, end) holds the file bytes [pos, pos + end - start). */
+	for (;;) {
+		size_t n;
+		if (trimmed && end > start) {
+			char *p = memrchr(buf + start, '\n', end - 1 - start);
+			if (p || pos == 0) {
+				size_t ls = p ? (size_t)(p + 1 - buf) : start;
+				buf[end - 1] = '\0';
+				r = cb(buf + ls, end - 1 - ls, ++lineno, arg);
+				if (r)
+					break;
+				end = ls;
+				continue;
+			}
+		}
+		if (pos == 0)
+			break;
+		n = (int64_t)chunk < pos ? chunk : (size_t)pos;
+		if (start < n) { /* make room in front: move the partial line to the back */
+			size_t len = end - start;
+			if (len + n > cap) {
+				r = -EFBIG;
+				break;
+			}
+			memmove(buf + cap - len, buf + start, len);
+			start = cap - len;
+			end = cap;
+		}
+		for (size_t got = 0; got < n;) {
+			ssize_t k = pread(fd, buf + start - n + got, n - got, pos - (int64_t)n + (int64_t)got);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				r = k < 0 ? -errno : -EIO;
+				goto out;
+			}
+			got += (size_t)k;
+		}
+		start -= n;
+		pos -= (int64_t)n;
+		if (!trimmed) {
+			char *q = memrchr(buf + start, '\n', end - start);
+			if (q) {
+				end = (size_t)(q + 1 - buf);
+				trimmed = true;
+			} else if (end - start > AUDIT_MAX_LINE + 1) {
+				r = -EFBIG;
+				break;
+			}
+		}
+	}
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* seq from the fixed prefix `{"seq":N,` that the writer always produces; 0 if absent. */
+static int64_t line_seq(const char *line)
+{
+	int64_t v = 0;
+	if (strncmp(line, "{\"seq\":", 7) != 0)
+		return 0;
+	for (const char *p = line + 7; *p >= '0' && *p <= '9' && v < INT64_MAX / 10; p++)
+		v = v * 10 + (*p - '0');
+	return v;
+}
+
+struct page {
+	const struct audit_filter *f;
+	json_t *arr; /* newest first */
+	size_t want;  /* limit + 1: one more than shown tells whether there is a next page */
+};
+
+static int page_line(const char *line, size_t len, size_t lineno, void *arg)
+{
+	struct page *pg = arg;
+	int64_t seq = line_seq(line);
+	json_t *rec;
+
+	(void)lineno;
+	if (seq >= pg->f->before_seq)
+		return 0; /* newer than the cursor: skipped without parsing */
+	rec = json_loadb(line, len, 0, NULL);
+	if (!rec)
+		return 0; /* corrupt lines are `audit verify`'s business */
+	if (!json_is_integer(json_object_get(rec, "seq")) ||
+	    json_integer_value(json_object_get(rec, "seq")) >= pg->f->before_seq || !record_matches(rec, pg->f)) {
+		json_decref(rec);
+		return 0;
+	}
+	if (json_array_append_new(pg->arr, rec) < 0)
+		return -ENOMEM;
+	return json_array_size(pg->arr) >= pg->want ? 1 : 0;
 }
 
 int audit_query_page(const struct audit_snapshot *snap, const struct audit_filter *f, size_t limit, json_t **items,
 		     int64_t *next)
 {
-	struct scan s;
-	json_t *arr;
-	int r;
+	char(*names)[AUDIT_NAME_MAX] = NULL;
+	struct page pg = {f, NULL, limit + 1};
+	size_t n = 0;
+	int r = 0;
 
 	*items = NULL;
 	*next = 0;
 	if (limit == 0)
 		return -EINVAL;
-	memset(&s, 0, sizeof(s));
-	s.f = f;
-	s.emit = emit_page;
-	s.limit = limit;
-	s.ring = calloc(limit, sizeof(json_t *));
-	arr = json_array();
-	if (!s.ring || !arr) {
-		free(s.ring);
-		json_decref(arr);
+	pg.arr = json_array();
+	if (!pg.arr)
 		return -ENOMEM;
+	if (snap->head_name[0]) {
+		r = audit_read_list(snap->dir, &names, &n);
+		if (r == -ENOENT)
+			r = 0;
 	}
-	r = scan_files(snap, &s);
-	if (r == 0) {
-		size_t have = s.count < limit ? s.count : limit;
-		/* newest first: walk the ring backwards from the last written slot */
-		for (size_t k = 0; k < have; k++) {
-			size_t slot = (s.count - 1 - k) % limit;
-			json_array_append(arr, s.ring[slot]);
-		}
-		if (s.count > limit && have > 0)
-			*next = json_integer_value(json_object_get(s.ring[(s.count - have) % limit], "seq"));
+	/* Newest file first, each read backwards: a page costs what it shows,
+	 * unless a filter is rare. */
+	for (size_t k = n; r == 0 && k-- > 0 && json_array_size(pg.arr) < pg.want;) {
+		char path[1200];
+		int cmp = strcmp(names[k], snap->head_name);
+		if (cmp > 0)
+			continue; /* created after the snapshot */
+		if (f->since_ms != INT64_MIN && month_end_ms(names[k]) <= f->since_ms)
+			break; /* this and every older file precede since */
+		snprintf(path, sizeof(path), "%s/%s", snap->dir, names[k]);
+		r = audit_read_lines_reverse(path, cmp == 0 ? snap->head_len : -1, page_line, &pg);
+		if (r == -ENOENT || r == -EFBIG || r > 0)
+			r = 0; /* gone, corrupt (`audit verify` reports it), or page full */
 	}
-	for (size_t k = 0; k < limit; k++)
-		json_decref(s.ring[k]);
-	free(s.ring);
+	free(names);
 	if (r < 0) {
-		json_decref(arr);
+		json_decref(pg.arr);
 		return r;
 	}
-	*items = arr;
+	if (json_array_size(pg.arr) > limit) {
+		json_array_remove(pg.arr, limit);
+		*next = json_integer_value(json_object_get(json_array_get(pg.arr, limit - 1), "seq"));
+	}
+	*items = pg.arr;
 	return 0;
 }
 

@@ -69,6 +69,12 @@ int audit_read_list(const char *dir, char (**names)[AUDIT_NAME_MAX], size_t *n);
 int audit_read_lines(const char *path, int64_t max_bytes, int (*cb)(const char *line, size_t len, size_t lineno, void *arg),
 		     void *arg, int64_t *end_off, int64_t *tail);
 
+/* The same, last line first (newest records first), without reading more of
+ * the file than the lines consumed.  A final segment without '\n' (a torn
+ * write) is skipped.  lineno counts from the end (1 = last line). */
+int audit_read_lines_reverse(const char *path, int64_t max_bytes,
+			     int (*cb)(const char *line, size_t len, size_t lineno, void *arg), void *arg);
+
 /* Check a line's format and own hash.  OUT: *rec (parsed, caller decrefs;
  * nullable), hash.  Return 0, or -EBADMSG with a static reason in *why. */
 int audit_check_line(const char *line, size_t len, json_t **rec, char hash[AUDIT_HASH_HEX], const char **why);

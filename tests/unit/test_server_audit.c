@@ -28,21 +28,6 @@ static const char *fresh_dir(void)
 	return mkdtemp(d);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Last case: remove every directory fresh_dir() made. */
-TEST(test_cleanup)
-{
-	for (size_t i = 0; i < n_made && i < 8; i++)
-		CHECK_EQ_INT(nftw(made[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
-}
-
 static void head_path(const struct audit *a, char *buf, size_t cap)
 {
 	struct audit_snapshot s;
@@ -296,9 +281,90 @@ TEST(test_parse_time)
 	}
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int collect_seq(const char *line, size_t len, size_t lineno, void *arg)
+{
+	int64_t *prev = arg;
+	json_t *o = json_loadb(line, len, 0, NULL);
+	int64_t seq = json_integer_value(json_object_get(o, "seq"));
+	(void)lineno;
+	json_decref(o);
+	if (seq != *prev - 1)
+		return -EINVAL;
+	*prev = seq;
+	return 0;
+}
+
+/* Paging across many 64 KiB read chunks, backwards, with a torn tail. */
+TEST(test_reverse_paging_large)
+{
+	static struct server srv;
+	const char *d = fresh_dir();
+	struct audit_snapshot snap;
+	struct audit_filter f = {NULL, NULL, NULL, NULL, INT64_MIN, INT64_MAX, INT64_MAX};
+	char path[1300];
+	int64_t next = 0, expect = 3001, total = 0;
+	int fd;
+
+	CHECK_EQ_INT(audit_open(d, &srv.audit), 0);
+	for (int i = 0; i < 3000; i++)
+		audit_log_actor(&srv, i % 7 ? "alice" : "bob", "10.1.2.3", "user.login", NULL, "ok",
+				json_pack("{s:i,s:s}", "i", i, "pad", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+	audit_snapshot_take(srv.audit, &snap);
+	head_path(srv.audit, path, sizeof(path));
+	audit_close(srv.audit);
+	srv.audit = NULL;
+	/* every line, newest first, across chunk boundaries */
+	CHECK_EQ_INT(audit_read_lines_reverse(path, -1, collect_seq, &expect), 0);
+	CHECK_EQ_INT(expect, 1);
+	/* a torn tail is skipped */
+	fd = open(path, O_WRONLY | O_APPEND);
+	CHECK_EQ_INT(write(fd, "{\"seq\":3001,\"t", 15), 15);
+	close(fd);
+	expect = 3001;
+	CHECK_EQ_INT(audit_read_lines_reverse(path, -1, collect_seq, &expect), 0);
+	CHECK_EQ_INT(expect, 1);
+	do {
+		json_t *items;
+		f.before_seq = next ? next : INT64_MAX;
+		CHECK_EQ_INT(audit_query_page(&snap, &f, 7, &items, &next), 0);
+		for (size_t i = 0; i < json_array_size(items); i++) {
+			int64_t seq = json_integer_value(json_object_get(json_array_get(items, i), "seq"));
+			CHECK_EQ_INT(seq, 3000 - total);
+			total++;
+		}
+		json_decref(items);
+	} while (next && total < 4000);
+	CHECK_EQ_INT(total, 3000);
+	/* a rare filter: every 7th record */
+	{
+		json_t *items;
+		f.before_seq = INT64_MAX;
+		f.actor = "bob";
+		CHECK_EQ_INT(audit_query_page(&snap, &f, 500, &items, &next), 0);
+		CHECK_EQ_INT(json_array_size(items), 429);
+		CHECK_EQ_INT(next, 0);
+		json_decref(items);
+	}
+}
+
+/* Last case: remove every directory fresh_dir() made. */
+TEST(test_cleanup)
+{
+	for (size_t i = 0; i < n_made && i < 8; i++)
+		CHECK_EQ_INT(nftw(made[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 static const struct harness_case cases[] = {
 	CASE(test_append_chain_and_reopen), CASE(test_tamper_and_torn_tail), CASE(test_query_filters_and_paging),
-	CASE(test_hostile_fields), CASE(test_parse_time), CASE(test_cleanup),
+	CASE(test_hostile_fields), CASE(test_parse_time), CASE(test_reverse_paging_large), CASE(test_cleanup),
 };
 
 HARNESS_MAIN(cases)
