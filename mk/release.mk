@@ -6,6 +6,7 @@
 #   make dist                       dist/opt/restic-manager/dist/… + dist/SHA256SUMS
 #   make size-report                agent sizes against the 2 MB budget, idle RSS of the Linux agent
 #   make static-deps                (re)link build/deps/<triplet> from the dependency cache
+#   make clean-release              remove the release outputs (the dependency cache stays)
 #
 # Third-party libraries come from scripts/static-deps.sh (Debian source packages built
 # into a cache outside the clone, linked as build/deps/<triplet>); the first make of a
@@ -92,10 +93,10 @@ agents: release-check-agent-src $(AGENT_BINS)
 	  echo "      its toolchain and libraries (build/deps/x86_64-w64-mingw32: curl+Schannel, jansson, mbedTLS) are ready."; \
 	fi
 
-build/agents/restic-manager-agent-linux-%: FORCE_REL_VERSION | release-check-agent-src
+build/agents/restic-manager-agent-linux-%: FORCE_REL_VERSION build/static/version.stamp | release-check-agent-src
 	@$(MAKE) --no-print-directory rel-agent-linux REL_T=$(REL_TRIPLET_$*) REL_OUT=$@
 
-build/agents/restic-manager-agent-windows-amd64.exe: FORCE_REL_VERSION | release-check-agent-src
+build/agents/restic-manager-agent-windows-amd64.exe: FORCE_REL_VERSION build/static/version.stamp | release-check-agent-src
 	@if [ -z "$(REL_HAVE_WIN)" ]; then echo "windows agent: src/agent/plat_win32.c does not exist yet" >&2; exit 1; fi
 	@$(MAKE) --no-print-directory rel-agent-win REL_T=$(REL_TRIPLET_win) REL_OUT=$@
 
@@ -131,7 +132,7 @@ endif
 
 # ---- static server ----
 TARGET ?= amd64
-server-static: build/gen/web_assets.h
+server-static: build/gen/web_assets.h build/static/version.stamp
 	@case "$(TARGET)" in amd64|arm64) ;; *) echo "server-static: TARGET must be amd64 or arm64" >&2; exit 2;; esac
 	@$(MAKE) --no-print-directory rel-server REL_T=$(REL_TRIPLET_$(TARGET)) \
 	  REL_OUT=build/server-static/$(TARGET)/restic-manager-server
@@ -149,6 +150,10 @@ dist: agents $(INSTALL_FILES)
 	cd $(DIST_TREE)/agent-binaries && sha256sum $(AGENT_NAMES) > ../../../../SHA256SUMS
 	@cat dist/SHA256SUMS
 	@if [ -z "$(REL_HAVE_WIN)" ]; then echo "NOTE: dist has no windows-amd64 agent yet (src/agent/plat_win32.c missing)"; fi
+
+.PHONY: clean-release
+clean-release:
+	rm -rf build/static build/agents build/server-static dist
 
 # ---- sizes and idle RSS ----
 size-report: agents
