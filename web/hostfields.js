@@ -9,13 +9,14 @@ export function hostOs(x) {
 }
 export function lastBackup(x) {
   const lb = x.last_backup || x.last_job || null;
-  if (lb && typeof lb === 'object') return { status: lb.status || null, time: lb.finished_at || lb.time || lb.started_at || null, job: lb.id || lb.job_id || null };
+  if (lb && typeof lb === 'object') return { status: lb.status || null, time: lb.at || lb.finished_at || lb.time || lb.started_at || null, job: lb.job_id || lb.id || null };
   return { status: x.last_backup_status || null, time: x.last_backup_at || x.last_backup_time || null, job: x.last_backup_job_id || null };
 }
 export function repoSize(x) {
   if (x.repo_size !== undefined) return x.repo_size;
   if (x.repo_size_bytes !== undefined) return x.repo_size_bytes;
   if (x.repo && typeof x.repo === 'object') return x.repo.size ?? x.repo.total_size ?? x.repo.size_bytes ?? null;
+  if (x.repo_stats) return x.repo_stats.raw_size ?? x.repo_stats.total_size ?? null;
   if (x.stats) return x.stats.total_size ?? null;
   return null;
 }

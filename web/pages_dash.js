@@ -28,22 +28,27 @@ function statTile(label, value, cls, sub) {
   return h('div', { class: ['stat', cls] }, h('div', { class: 'stat-value', text: value }), h('div', { class: 'stat-label', text: label }), sub ? h('div', { class: 'stat-sub', text: sub }) : null);
 }
 
-function fleetStrip(summary, hosts) {
+function fleetStrip(summary, hosts, jobs) {
   const s = summary || {};
   const pick = (...keys) => { for (const k of keys) { const v = k.split('.').reduce((o, p) => (o == null ? undefined : o[p]), s); if (v !== undefined && v !== null) return v; } return undefined; };
   const online = pick('hosts.online', 'online', 'hosts_online') ?? hosts.filter((x) => hostStatus(x) === 'online').length;
   const offline = pick('hosts.offline', 'offline', 'hosts_offline') ?? hosts.filter((x) => hostStatus(x) === 'offline').length;
-  const problems = pick('hosts.problems', 'hosts.with_problems', 'problems', 'hosts_with_problems') ?? hosts.filter(hasProblem).length;
+  const problems = pick('hosts.problems', 'hosts.with_problems', 'hosts.backup_failed', 'problems', 'hosts_with_problems') ?? hosts.filter(hasProblem).length;
   const total = pick('hosts.total', 'hosts_total', 'total_hosts') ?? hosts.length;
-  const size = pick('repo_size', 'repository_size', 'repo_size_bytes', 'total_repo_size') ?? hosts.reduce((a, x) => a + (Number(repoSize(x)) || 0), 0);
+  const sizes = hosts.map(repoSize).filter((v) => v !== null && v !== undefined);
+  const size = pick('repo_size', 'repository_size', 'repo_size_bytes', 'total_repo_size') ?? (sizes.length ? sizes.reduce((a, v) => a + Number(v), 0) : undefined);
+  const snapshots = pick('snapshots', 'snapshot_count');
   const running = pick('jobs.running', 'jobs_running', 'running_jobs');
-  const failed = pick('jobs.failed_24h', 'failures_24h', 'failed_24h', 'jobs_failed_24h');
+  const queued = pick('jobs.queued');
+  const day = Date.now() - 86400e3;
+  const failed = pick('jobs.failed_24h', 'failures_24h', 'failed_24h', 'jobs_failed_24h') ??
+    (jobs ? jobs.filter((j) => j.status === 'failed' && (toDate(j.finished_at || j.created_at) || 0) >= day).length : undefined);
   return h('section', { class: 'strip', 'aria-label': 'Fleet summary' },
     statTile('hosts online', `${fmtNumber(online)} / ${fmtNumber(total)}`, online === total ? 'ok' : null),
     statTile('offline', fmtNumber(offline), offline > 0 ? 'muted-alert' : null),
     statTile('with problems', fmtNumber(problems), problems > 0 ? 'bad' : 'ok'),
-    statTile('repository size', fmtBytes(size)),
-    statTile('jobs running', running === undefined ? '—' : fmtNumber(running), running > 0 ? 'info' : null),
+    size !== undefined ? statTile('repository size', fmtBytes(size)) : statTile('snapshots', snapshots === undefined ? '—' : fmtNumber(snapshots)),
+    statTile('jobs running', running === undefined ? '—' : fmtNumber(running), running > 0 ? 'info' : null, queued ? `${fmtNumber(queued)} queued` : null),
     statTile('failures (24 h)', failed === undefined ? '—' : fmtNumber(failed), failed > 0 ? 'bad' : 'ok'));
 }
 
@@ -84,6 +89,22 @@ function calendar(hosts, jobs) {
     h('div', { class: 'legend' }, ['succeeded', 'warning', 'failed', 'none'].map((s) => h('span', { class: 'legend-item' }, h('span', { class: `cal-swatch ${s}`, 'aria-hidden': 'true', text: sym[s] }), label[s])))),
   hosts.length ? h('div', { class: 'table-wrap' }, h('table', { class: 'calendar' }, h('caption', { class: 'sr-only', text: 'Backup result per host per day' }), h('thead', null, head), h('tbody', null, rows)))
     : emptyState('No hosts yet'));
+}
+
+/** Backup jobs of the last 30 days, newest first (pages until older ones). */
+async function recentBackups(since) {
+  const out = [];
+  const limit = Date.parse(since);
+  let cursor = null;
+  for (let i = 0; i < 20; i++) {
+    const r = await api.get('/jobs' + qs({ kind: 'backup', since, limit: 500, cursor }));
+    const items = (r && r.items) || [];
+    out.push(...items);
+    const last = items.length ? toDate(items[items.length - 1].created_at) : null;
+    if (!r || !r.next || !last || last.getTime() < limit) break;
+    cursor = r.next;
+  }
+  return out;
 }
 
 export async function pageDashboard(ctx) {
@@ -170,13 +191,13 @@ export async function pageDashboard(ctx) {
 
   async function load() {
     const since = new Date(Date.now() - 30 * DAY).toISOString();
-    const [hr, sr, jr] = await Promise.allSettled([listAll('/hosts'), api.get('/fleet/summary'), listAll('/jobs' + qs({ kind: 'backup', since, limit: 500 }), 5000)]);
+    const [hr, sr, jr] = await Promise.allSettled([listAll('/hosts'), api.get('/fleet/summary'), recentBackups(since)]);
     if (ctx.stale()) return;
     loadErr = hr.status === 'rejected' ? hr.reason : null;
     hosts = hr.status === 'fulfilled' ? hr.value : [];
     summary = sr.status === 'fulfilled' ? sr.value : null;
     jobs = jr.status === 'fulfilled' ? jr.value : [];
-    clear(stripBox).append(fleetStrip(summary, hosts));
+    clear(stripBox).append(fleetStrip(summary, hosts, jr.status === 'fulfilled' ? jobs : null));
     drawTags();
     drawTable();
     clear(calBox).append(calendar(hosts, jobs));
@@ -239,6 +260,9 @@ export async function pageAddHost(ctx) {
     clear(result).append(h('section', { class: 'card' }, h('h2', { text: 'Install on the host' }),
       h('p', null, 'Token expires ', cd, '. It works once.'),
       cmdBlock('Linux (run as root)', inst.linux), cmdBlock('Windows (PowerShell as Administrator)', inst.windows),
+      r.generated_password ? h('div', { class: 'notice warn' }, h('p', null, h('strong', { text: 'Repository password generated — store it safely now; it is shown only once.' })),
+        h('p', { class: 'muted small', text: 'Without it the backups cannot be restored if this server is lost.' }),
+        h('div', { class: 'copyline' }, h('code', { class: 'secret', text: r.generated_password }))) : null,
       h('details', null, h('summary', { text: 'Show the raw token' }), h('code', { class: 'secret', text: r.token || '' })), waiting));
     if (countdown) clearInterval(countdown);
     const tick = () => {

@@ -187,14 +187,20 @@ async function tabSchedules(ctx, host, body) {
 
 async function tabRepo(ctx, host, body) {
   const repo = host.repo || host.repository || {};
+  const rs = host.repo_stats || {};
+  const check = rs.check || null;
+  if (!repo.locks && Array.isArray(rs.locks)) repo.locks = rs.locks;
   clear(body).append(h('h2', { text: 'Repository' }), kv([
     ['URL', repo.url ? h('code', { text: repo.url }) : null],
     ['Size', fmtBytes(repoSize(host))],
     ['Snapshots', fmtNumber(snapshotCount(host))],
-    ['Dedup ratio', repo.dedup_ratio ? `${Number(repo.dedup_ratio).toFixed(2)}×` : null],
-    ['Last check', repo.last_check_at ? [repo.last_check_status ? badge(repo.last_check_status) : null, ' ', ageEl(repo.last_check_at)] : 'never'],
+    ['Dedup ratio', repo.dedup_ratio ? `${Number(repo.dedup_ratio).toFixed(2)}×` : rs.total_size && rs.raw_size ? `${(rs.total_size / rs.raw_size).toFixed(2)}×` : null],
+    ['Raw data', rs.raw_size !== undefined ? fmtBytes(rs.raw_size) : null],
+    ['Files', rs.total_file_count !== undefined ? fmtNumber(rs.total_file_count) : null],
+    ['Last check', check ? [badge(check.ok ? 'succeeded' : 'failed', check.ok ? 'passed' : 'failed'), ' ', ageEl(check.time), check.message ? h('div', { class: 'muted small', text: check.message }) : null]
+      : repo.last_check_at ? [repo.last_check_status ? badge(repo.last_check_status) : null, ' ', ageEl(repo.last_check_at)] : 'never'],
     ['Last prune', repo.last_prune_at ? ageEl(repo.last_prune_at) : 'never'],
-    ['Locks', Array.isArray(repo.locks) ? (repo.locks.length ? repo.locks.map((l) => h('div', { text: `${l.hostname || l.host || '?'} (pid ${l.pid ?? '?'}) since ${fmtTime(l.time)}${l.stale ? ' — stale' : ''}` })) : 'none') : null],
+    ['Locks', Array.isArray(repo.locks) ? (repo.locks.length ? repo.locks.map((l) => h('div', { text: `${l.exclusive ? 'exclusive' : 'shared'} lock by ${l.user || '?'}@${l.hostname || l.host || '?'} (pid ${l.pid ?? '?'}) since ${fmtTime(l.time)}${l.stale ? ' — stale' : ''}` })) : 'none') : null],
   ]));
   if (!ctx.can('operator')) return;
   const run = (kind, label, confirm) => actionButton(label, async () => {

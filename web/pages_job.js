@@ -80,7 +80,7 @@ export async function pageJob(ctx) {
     drawMeta();
     if (FINAL.has(job.status)) {
       liveEl.textContent = '';
-      if (job.status === 'succeeded' || job.status === 'warning') setProgress({ percent: 1 }, true);
+      if (job.status === 'succeeded' || job.status === 'warning') setProgress({}, true);
       drawSummary();
     }
   };
@@ -96,9 +96,9 @@ export async function pageJob(ctx) {
     if (rows.length) summaryBox.append(h('section', { class: 'card' }, h('h2', { text: 'Summary' }), h('dl', { class: 'kv' }, rows.map(([k, v]) => [h('dt', { text: k }), h('dd', null, v)]))));
   };
   const setProgress = (p, final) => {
-    let pct = pick(p, 'percent_done', 'percent');
-    // restic reports a fraction (percent_done 0..1); accept 0..100 as well.
-    if (pct !== undefined) pct = p.percent_done !== undefined || final || Number(pct) < 1 ? Number(pct) * 100 : Number(pct);
+    // The agent reports percent 0..100; restic's own percent_done is 0..1.
+    let pct = final ? 100 : p.percent !== undefined && p.percent !== null ? Number(p.percent)
+      : p.percent_done !== undefined && p.percent_done !== null ? Number(p.percent_done) * 100 : undefined;
     if (pct !== undefined && !isNaN(pct)) {
       pct = Math.max(0, Math.min(100, pct));
       bar.style.width = pct.toFixed(1) + '%';

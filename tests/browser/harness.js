@@ -162,8 +162,9 @@ export const RESTIC = process.env.RM_RESTIC || '/usr/bin/restic';
 
 /** A real agent process (DESIGN.md §6 command line) in its own temp dirs. */
 export class Agent {
-  constructor(server) {
+  constructor(server, { restic: resticPath } = {}) {
     this.server = server;
+    this.restic = resticPath || RESTIC;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rm-agent-'));
     this.configDir = path.join(this.dir, 'config');
     this.stateDir = path.join(this.dir, 'state');
@@ -173,7 +174,7 @@ export class Agent {
     this.proc = null;
   }
 
-  common() { return ['--config-dir', this.configDir, '--state-dir', this.stateDir, '--restic', RESTIC]; }
+  common() { return ['--config-dir', this.configDir, '--state-dir', this.stateDir, '--restic', this.restic]; }
 
   async enroll(token) {
     const log = fs.openSync(this.logPath, 'a');
@@ -200,6 +201,13 @@ export class Agent {
   }
 
   cleanup() { fs.rmSync(this.dir, { recursive: true, force: true }); }
+}
+
+/** A restic wrapper that throttles uploads (so a test can watch a backup run). */
+export function slowRestic(dir, kib = 1024) {
+  const p = path.join(dir, 'restic-slow');
+  fs.writeFileSync(p, `#!/bin/sh\nexec ${RESTIC} --limit-upload=${kib} "$@"\n`, { mode: 0o755 });
+  return p;
 }
 
 /** Run restic synchronously (test setup only: init a repository). */
