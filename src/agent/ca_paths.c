@@ -8,14 +8,14 @@
 #include <stdio.h>
 
 const char *const ca_paths_default[] = {
-	"/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Alpine, Arch, Gentoo */
-	"/etc/pki/tls/certs/ca-bundle.crt",                  /* RHEL, CentOS, Fedora, Rocky, Alma */
-	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* RHEL 7+, Fedora (the extracted file) */
-	"/etc/ssl/ca-bundle.pem",                            /* openSUSE, SLES */
-	"/var/lib/ca-certificates/ca-bundle.pem",            /* SUSE (the generated file) */
-	"/etc/ssl/cert.pem",                                 /* Alpine (LibreSSL/OpenSSL layout), Void */
-	"/etc/pki/tls/cacert.pem",                           /* older RHEL derivatives */
-	NULL,
+    "/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Alpine, Arch, Gentoo */
+    "/etc/pki/tls/certs/ca-bundle.crt",                  /* RHEL, CentOS, Fedora, Rocky, Alma */
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* RHEL 7+, Fedora (the extracted file) */
+    "/etc/ssl/ca-bundle.pem",                            /* openSUSE, SLES */
+    "/var/lib/ca-certificates/ca-bundle.pem",            /* SUSE (the generated file) */
+    "/etc/ssl/cert.pem",                                 /* Alpine (LibreSSL/OpenSSL layout), Void */
+    "/etc/pki/tls/cacert.pem",                           /* older RHEL derivatives */
+    NULL,
 };
 
 const char *ca_paths_first_readable(const char *const *candidates)

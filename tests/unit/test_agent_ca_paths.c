@@ -71,10 +71,10 @@ static void teardown(void)
 }
 
 static const struct harness_case cases[] = {
-	CASE(test_override_wins),
-	CASE(test_first_readable_in_order),
-	CASE(test_none_readable),
-	CASE(test_default_list_covers_distributions),
+    CASE(test_override_wins),
+    CASE(test_first_readable_in_order),
+    CASE(test_none_readable),
+    CASE(test_default_list_covers_distributions),
 };
 
 int main(int argc, char **argv)
