@@ -50,6 +50,7 @@ struct agent_state {
 	int64_t schedule_version;
 	int64_t last_contact; /* unix seconds of the last successful exchange */
 	char running_job_id[80];
+	int64_t running_pid; /* restic of the running job, 0 when none */
 };
 
 /* agent_store.c ------------------------------------------------------------ */

@@ -25,6 +25,7 @@
 #include "agent/backoff.h"
 #include "agent/http_client.h"
 #include "agent/job.h"
+#include "agent/schedule.h"
 #include "agent/spool.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -52,9 +53,12 @@ struct agent {
 	json_t *repo;  /* repository config (hello/config), or NULL */
 	json_t *queue; /* array of pending run/tree commands */
 	struct job *job;
+	int64_t orphan_pid;      /* restic of a crashed agent still exiting */
+	int64_t orphan_deadline; /* stop waiting for it then */
 	char restic_version[64];
 	char hostname[256];
 	char cache_dir[PLAT_PATH_MAX];
+	struct schedule_runner *sched; /* the local schedule (schedule.c) */
 };
 
 static void url_for(const struct agent *a, char *out, size_t cap, const char *path)
@@ -164,6 +168,8 @@ static void set_schedule(struct agent *a, json_t *sched)
 	     JOB_EV_RESULT);
 	save_state(a);
 	log_info("schedule version %lld applied", (long long)a->st.schedule_version);
+	if (a->sched)
+		schedule_set(a->sched, sched);
 }
 
 /* --- connection --------------------------------------------------------- */
@@ -509,6 +515,26 @@ static const char *restic_prog(const struct agent *a)
 	return "restic";
 }
 
+/* A restore without a target goes to a new directory under the restore
+ * root (config "restore_root", else <state>/restore); in_place restores to
+ * the root of the file system (the paths are absolute). */
+static void restore_target(struct agent *a, const char *id, json_t *args)
+{
+	const char *root = cmd_str(a->repo, "restore_root");
+	char base[PLAT_PATH_MAX], dir[PLAT_PATH_MAX];
+
+	if (json_is_true(json_object_get(args, "in_place"))) {
+		json_object_set_new(args, "target", json_string("/"));
+		return;
+	}
+	if (root && plat_path_is_absolute(root))
+		util_strlcpy(base, root, sizeof(base));
+	else
+		plat_path_join(base, sizeof(base), a->opts.state_dir, "restore");
+	if (plat_path_join(dir, sizeof(dir), base, id) == 0)
+		json_object_set_new(args, "target", json_string(dir));
+}
+
 static void maybe_start_job(struct agent *a)
 {
 	json_t *c = json_array_get(a->queue, 0), *repo, *limits, *args;
@@ -520,6 +546,16 @@ static void maybe_start_job(struct agent *a)
 
 	if (a->job || !c)
 		return;
+	if (a->orphan_pid) {
+		/* the restic of the previous agent was told to stop (it holds a
+		 * repository lock until it exits): wait for it, bounded */
+		if (plat_pid_alive(a->orphan_pid) && plat_mono_ms() < a->orphan_deadline)
+			return;
+		if (plat_pid_alive(a->orphan_pid))
+			log_warnx("restic process %lld of the previous agent is still running",
+				  (long long)a->orphan_pid);
+		a->orphan_pid = 0;
+	}
 	type = cmd_str(c, "type");
 	tree = type && strcmp(type, "tree") == 0;
 	if (!tree && !a->repo)
@@ -541,9 +577,12 @@ static void maybe_start_job(struct agent *a)
 		p.kind = "tree";
 		p.actor = "system";
 	} else {
-		args = json_incref(json_object_get(c, "args"));
+		args = json_is_object(json_object_get(c, "args")) ? json_deep_copy(json_object_get(c, "args"))
+								   : json_object();
 		p.job_id = cmd_str(c, "job_id");
 		p.kind = cmd_str(c, "kind");
+		if (strcmp(p.kind, "restore") == 0 && !json_object_get(args, "target"))
+			restore_target(a, p.job_id, args);
 		p.actor = cmd_str(c, "actor") ? cmd_str(c, "actor") : "user";
 	}
 	p.args = args;
@@ -565,11 +604,33 @@ static void finish_job(struct agent *a)
 	if (a->st.running_job_id[0])
 		log_info("job %s finished", a->st.running_job_id);
 	a->st.running_job_id[0] = '\0';
+	a->st.running_pid = 0;
 	json_array_remove(a->queue, 0);
 	save_queue(a);
 	save_state(a);
 	job_free(a->job);
 	a->job = NULL;
+}
+
+/* After a crash, restic was stopped with its output pipes already closed
+ * and may have died before removing its lock (stderr EPIPE): queue a
+ * system `unlock` first.  Plain unlock removes only stale locks (this
+ * host, process gone), never another live restic's.  The job id is minted
+ * here; the server adopts it from job.started. */
+static void queue_recovery_unlock(struct agent *a)
+{
+	unsigned char raw[16];
+	char id[33];
+	json_t *cmd;
+
+	if (plat_random_bytes(raw, sizeof(raw)) < 0)
+		return;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(id + 2 * i, 3, "%02x", raw[i]);
+	cmd = json_pack("{s:s, s:s, s:s, s:{}, s:s}", "type", "run", "job_id", id, "kind", "unlock", "args", "actor",
+			"system");
+	if (cmd && json_array_insert_new(a->queue, 0, cmd) == 0)
+		log_info("job %s (unlock) queued to remove a stale repository lock", id);
 }
 
 /* A job that was running when the agent died is reported as failed. */
@@ -582,6 +643,12 @@ static void recover_crashed_job(struct agent *a)
 	if (!id[0])
 		return;
 	log_warnx("job %s was running when the agent stopped: reporting it as failed", id);
+	if (plat_pid_alive(a->st.running_pid)) {
+		a->orphan_pid = a->st.running_pid;
+		a->orphan_deadline = plat_mono_ms() + 30000;
+		log_info("waiting for restic process %lld of the previous agent to exit", (long long)a->orphan_pid);
+	}
+	a->st.running_pid = 0;
 	emit_finished_failed(a, id, "agent restarted during the job");
 	json_array_foreach (a->queue, i, c) {
 		const char *qid = cmd_str(c, "job_id");
@@ -590,6 +657,7 @@ static void recover_crashed_job(struct agent *a)
 			break;
 		}
 	}
+	queue_recovery_unlock(a);
 	a->st.running_job_id[0] = '\0';
 	save_queue(a);
 	save_state(a);
@@ -692,6 +760,8 @@ static int agent_open(struct agent *a, const struct agent_opts *o)
 		a->queue = json_array();
 	if (agent_json_load(o->config_dir, "repository.json", &q) == 0)
 		a->repo = q;
+	if (schedule_open(o->state_dir, &a->sched) < 0)
+		return -ENOMEM;
 	plat_path_join(a->cache_dir, sizeof(a->cache_dir), o->state_dir, "cache");
 	if (plat_hostname(a->hostname, sizeof(a->hostname)) < 0)
 		util_strlcpy(a->hostname, "unknown", sizeof(a->hostname));
@@ -716,6 +786,7 @@ static void agent_close(struct agent *a)
 	spool_release(&a->spool);
 	json_decref(a->repo);
 	json_decref(a->queue);
+	schedule_free(a->sched);
 	plat_memzero(a->conf.token, sizeof(a->conf.token));
 }
 
@@ -766,11 +837,19 @@ int agent_cmd_run(const struct agent_opts *o)
 			start_poll(a);
 		if (a->conn == CONN_UP && !a->events_req && a->spool.n > 0)
 			start_events(a);
+		if (a->sched && !plat_stop_requested()) {
+			int added = 0;
+			t = min_timeout(t, schedule_tick(a->sched, a->queue, util_now(), &added));
+			if (added)
+				save_queue(a);
+		}
 		if (!plat_stop_requested())
 			maybe_start_job(a);
 
 		if (a->conn == CONN_IDLE)
 			t = min_timeout(t, a->retry_at - now);
+		if (a->orphan_pid && json_array_size(a->queue) > 0)
+			t = min_timeout(t, 100);
 		if (a->job) {
 			int jt = job_next_timeout(a->job, now);
 			if (jt >= 0)
@@ -792,6 +871,10 @@ int agent_cmd_run(const struct agent_opts *o)
 			job_tick(a->job, plat_mono_ms());
 			if (job_is_done(a->job))
 				finish_job(a);
+			else if (job_child_pid(a->job) && job_child_pid(a->job) != a->st.running_pid) {
+				a->st.running_pid = job_child_pid(a->job);
+				save_state(a);
+			}
 		}
 		while ((d = http_client_next_done(a->http))) {
 			if (d == a->hello_req) {

@@ -137,16 +137,18 @@ int agent_state_load(const char *state_dir, struct agent_state *s)
 	s->schedule_version = json_integer_value(json_object_get(o, "schedule_version"));
 	s->last_contact = json_integer_value(json_object_get(o, "last_contact"));
 	copy_str(s->running_job_id, sizeof(s->running_job_id), o, "running_job_id");
+	s->running_pid = json_integer_value(json_object_get(o, "running_pid"));
 	json_decref(o);
 	return 0;
 }
 
 int agent_state_save(const char *state_dir, const struct agent_state *s)
 {
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o}", "next_event_seq", (json_int_t)s->next_event_seq,
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o, s:I}", "next_event_seq", (json_int_t)s->next_event_seq,
 			      "last_command_seq", (json_int_t)s->last_command_seq, "schedule_version",
 			      (json_int_t)s->schedule_version, "last_contact", (json_int_t)s->last_contact,
-			      "running_job_id", s->running_job_id[0] ? json_string(s->running_job_id) : json_null());
+			      "running_job_id", s->running_job_id[0] ? json_string(s->running_job_id) : json_null(),
+			      "running_pid", (json_int_t)s->running_pid);
 	int r;
 
 	if (!o)

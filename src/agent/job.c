@@ -74,6 +74,7 @@ struct job {
 	json_t *stats;    /* repo.stats fields */
 	json_t *tree;     /* entries */
 	char last_err[512];
+	char fatal[512]; /* restic's first "Fatal: …" line: the best reason */
 	char last_line[512];
 	int exit_code;
 	bool have_exit;
@@ -200,8 +201,10 @@ int job_validate(const char *kind, json_t *args, char *err, size_t cap)
 		json_t *t = json_object_get(args, "target");
 		if (!good_snapshot_id(json_object_get(args, "snapshot")))
 			why = "restore needs a \"snapshot\" id";
-		else if (!good_string(t, 4096) || !plat_path_is_absolute(json_string_value(t)))
-			why = "restore needs an absolute \"target\" directory";
+		else if (t && (!good_string(t, 4096) || !plat_path_is_absolute(json_string_value(t))))
+			why = "restore \"target\" must be an absolute directory";
+		else if (json_object_get(args, "in_place") && !json_is_boolean(json_object_get(args, "in_place")))
+			why = "\"in_place\" must be a boolean";
 		else if (!good_str_array(json_object_get(args, "paths"), false, 1000, false))
 			why = "\"paths\" must be a list of paths";
 	} else if (strcmp(kind, "tree") == 0) {
@@ -382,8 +385,11 @@ static void log_line(struct job *j, const char *stream, const char *text, size_t
 
 	if (n == 0)
 		return;
-	if (strcmp(stream, "stderr") == 0)
+	if (strcmp(stream, "stderr") == 0) {
 		util_strlcpy(j->last_err, clean, sizeof(j->last_err));
+		if (!j->fatal[0] && strncmp(clean, "Fatal:", 6) == 0)
+			util_strlcpy(j->fatal, clean, sizeof(j->fatal));
+	}
 	util_strlcpy(j->last_line, clean, sizeof(j->last_line));
 	if (j->log_total + n > JOB_LOG_MAX_BYTES) {
 		j->log_dropped++;
@@ -820,7 +826,9 @@ static void job_finish(struct job *j)
 	if (j->status == ST_CANCELLED)
 		json_object_set_new(ev, "error", json_string("cancelled"));
 	else if (j->status == ST_FAILED)
-		json_object_set_new(ev, "error", json_string(j->last_err[0] ? j->last_err : "restic failed"));
+		json_object_set_new(ev, "error", json_string(j->fatal[0]      ? j->fatal
+							     : j->last_err[0] ? j->last_err
+									      : "restic failed"));
 	emit(j, ev, JOB_EV_RESULT);
 }
 
@@ -921,7 +929,7 @@ void job_tick(struct job *j, int64_t now)
 	if (j->child && j->cancel && !j->killed && now >= j->kill_at) {
 		plat_child_signal(j->child, true);
 		j->killed = true;
-		log_agent(j, "restic did not stop after SIGTERM: killed");
+		log_agent(j, "restic did not stop within the grace period: killed");
 	}
 	if (j->child) {
 		if (plat_child_fd(j->child, PLAT_STDOUT) >= 0 || plat_child_fd(j->child, PLAT_STDERR) >= 0)
@@ -986,6 +994,7 @@ void job_cancel(struct job *j, const char *reason)
 }
 
 bool job_is_done(const struct job *j) { return j->done; }
+int64_t job_child_pid(const struct job *j) { return j->child ? plat_child_pid(j->child) : 0; }
 const char *job_id(const struct job *j) { return j->job_id; }
 
 void job_free(struct job *j)

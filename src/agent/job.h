@@ -3,8 +3,8 @@
  * its arguments (a table, see job.c), the child process, its output turned
  * into events (progress ≤ 1/s, log lines batched and capped, the summary),
  * the follow-up steps (snapshot list after backup/forget, raw-data stats),
- * cancellation (SIGTERM to the process group, SIGKILL after a grace
- * period) and the final status.
+ * cancellation (SIGINT to the process group, SIGKILL after a grace
+ * period; see plat_child_signal) and the final status.
  *
  * Events are handed to the sink without seq/time (the agent adds them and
  * spools them).  Both pipes are always read to EOF before the child is
@@ -24,7 +24,7 @@
 #define JOB_LOG_FLUSH_MS 1000         /* a partial batch waits at most this long */
 #define JOB_PROGRESS_MS 1000          /* at most one progress event per second */
 #define JOB_CAPTURE_MAX (32u << 20)   /* captured JSON document (snapshots, stats, …) */
-#define JOB_CANCEL_GRACE_MS 10000     /* SIGTERM → SIGKILL */
+#define JOB_CANCEL_GRACE_MS 10000     /* stop request → kill */
 
 /* importance levels for the sink (see spool.h) */
 enum job_importance { JOB_EV_PROGRESS = 0, JOB_EV_LOG = 1, JOB_EV_RESULT = 2 };
@@ -47,7 +47,9 @@ struct job_params {
 	const char *cache_dir; /* RESTIC_CACHE_DIR unless set in the environment */
 	const char *job_id;    /* 32 hex, or the request id of a tree command */
 	const char *kind;      /* init backup … restore, or "tree" (internal) */
-	json_t *args;          /* borrowed; for "tree": {"snapshot","path"} */
+	json_t *args;          /* borrowed; for "tree": {"snapshot","path"};
+				* restore needs "target" here (the agent resolves
+				* "no target" and "in_place" before) */
 	const char *actor;     /* user / schedule / system */
 	struct job_repo repo;
 };
@@ -75,6 +77,8 @@ int job_next_timeout(const struct job *j, int64_t now);
 /* Request cancellation (idempotent). reason goes into the log. */
 void job_cancel(struct job *j, const char *reason);
 bool job_is_done(const struct job *j);
+/* The process id of the running restic, or 0. */
+int64_t job_child_pid(const struct job *j);
 const char *job_id(const struct job *j);
 void job_free(struct job *j);
 

@@ -31,8 +31,8 @@ enum plat_stream { PLAT_STDOUT = 0, PLAT_STDERR = 1 };
  * NULL-terminated) and exactly the environment envp (NULL-terminated
  * "K=V" strings).  file is a path or a bare name searched in PATH.  stdin is
  * the null device; stdout and stderr are non-blocking pipes read with
- * plat_child_read().  The child runs in a new process group and is killed
- * if the agent dies.  OUT: *out (free with plat_child_free).  Return 0 or
+ * plat_child_read().  The child runs in a new process group and is asked to
+ * stop (as by plat_child_signal(force=false)) if the agent dies.  OUT: *out (free with plat_child_free).  Return 0 or
  * -errno (-ENOENT when the program is not found). */
 int plat_child_spawn(const char *file, const char *const *argv, const char *const *envp,
 		     struct plat_child **out);
@@ -44,13 +44,22 @@ int plat_child_fd(const struct plat_child *c, enum plat_stream s);
  * (the stream is then closed), -EAGAIN when nothing is available, or -errno. */
 long plat_child_read(struct plat_child *c, enum plat_stream s, char *buf, size_t cap);
 
-/* Ask the child's whole process group to stop (force=false: SIGTERM), or
- * kill it (force=true: SIGKILL).  Return 0 or -errno. */
+/* Ask the child's whole process group to stop (force=false), or kill it
+ * (force=true).  POSIX: SIGINT, then SIGKILL.  SIGINT rather than SIGTERM
+ * because restic 0.14 removes its repository lock on SIGINT only (checked:
+ * SIGTERM leaves a stale lock).  Return 0 or -errno. */
 int plat_child_signal(struct plat_child *c, bool force);
 
 /* Reap the child if it has exited.  OUT: *exit_code (128+signal when killed
  * by a signal).  Return 0 when reaped, -EAGAIN when still running. */
 int plat_child_reap(struct plat_child *c, int *exit_code);
+
+/* The child's process id (for the state file). */
+int64_t plat_child_pid(const struct plat_child *c);
+
+/* True if a process with this id exists (a restic left behind by a
+ * previous agent that is still shutting down). */
+bool plat_pid_alive(int64_t pid);
 
 /* Release the handle (does not kill a running child; callers reap first). */
 void plat_child_free(struct plat_child *c);

@@ -3,8 +3,9 @@
  *
  * Children are started with fork + execve (not posix_spawn) because the
  * child must join a new process group and ask the kernel for
- * PR_SET_PDEATHSIG: if the agent is killed, restic gets SIGTERM and removes
- * its repository lock instead of running on with a dead reader.  The
+ * PR_SET_PDEATHSIG: if the agent is killed, restic gets SIGINT and removes
+ * its repository lock instead of running on with a dead reader (restic 0.14
+ * cleans up on SIGINT only; SIGTERM leaves a stale lock).  The
  * program is resolved in PATH before fork so the child only calls
  * async-signal-safe functions.  Signals go to the whole process group.
  * All on the main thread (the signal handler only sets a flag and writes
@@ -100,7 +101,7 @@ int plat_child_spawn(const char *file, const char *const *argv, const char *cons
 		sigset_t none;
 		setpgid(0, 0);
 #ifdef __linux__
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		prctl(PR_SET_PDEATHSIG, SIGINT);
 #endif
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
@@ -163,7 +164,9 @@ int plat_child_signal(struct plat_child *c, bool force)
 {
 	if (c->reaped)
 		return 0;
-	if (kill(-c->pid, force ? SIGKILL : SIGTERM) < 0 && kill(c->pid, force ? SIGKILL : SIGTERM) < 0)
+	int sig = force ? SIGKILL : SIGINT;
+
+	if (kill(-c->pid, sig) < 0 && kill(c->pid, sig) < 0)
 		return -errno;
 	return 0;
 }
@@ -190,6 +193,15 @@ int plat_child_reap(struct plat_child *c, int *exit_code)
 	else
 		*exit_code = 255;
 	return 0;
+}
+
+int64_t plat_child_pid(const struct plat_child *c) { return c->reaped ? 0 : (int64_t)c->pid; }
+
+bool plat_pid_alive(int64_t pid)
+{
+	if (pid <= 0)
+		return false;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
 void plat_child_free(struct plat_child *c)

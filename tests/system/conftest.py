@@ -193,3 +193,118 @@ def error_code(resp):
     assert set(body.keys()) == {"error"}, body
     assert set(body["error"].keys()) >= {"code", "message"}, body
     return body["error"]["code"]
+
+
+class Agent:
+    """One real restic-manager-agent with its own config and state dirs under
+    tmp_path/<name>.  enroll() runs the CLI; run() starts the service loop;
+    readiness is the agent's own log line "connected to" (polled, counted so a
+    reconnect after a restart is seen), never a sleep."""
+
+    def __init__(self, tmp_path, server, name="agent", restic=None, env=None):
+        self.base = tmp_path / name
+        self.config_dir = str(self.base / "etc")
+        self.state_dir = str(self.base / "state")
+        self.log_path = str(self.base / "agent.log")
+        self.server = server
+        self.restic = restic
+        self.env_extra = dict(env or {})
+        self.proc = None
+        os.makedirs(self.base, exist_ok=True)
+
+    def dir_args(self):
+        a = ["--config-dir", self.config_dir, "--state-dir", self.state_dir]
+        if self.restic:
+            a += ["--restic", self.restic]
+        return a
+
+    def env(self):
+        e = dict(os.environ)
+        e.setdefault("RM_LOG_LEVEL", "debug")
+        e.update(self.env_extra)
+        return e
+
+    def cli(self, *args, env=None, timeout=60):
+        """Run the agent CLI once; returns CompletedProcess (text)."""
+        e = self.env()
+        e.update(env or {})
+        return subprocess.run([AGENT_BIN] + list(args) + self.dir_args(), env=e, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def enroll(self, token, url=None, check=True):
+        r = self.cli("enroll", "--server", url or self.server.url, "--token", token)
+        if check:
+            assert r.returncode == 0, r.stdout + r.stderr
+        return r
+
+    @property
+    def host_id(self):
+        with open(os.path.join(self.config_dir, "agent.json")) as f:
+            return json.load(f)["host_id"]
+
+    def state(self):
+        try:
+            with open(os.path.join(self.state_dir, "state.json")) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
+
+    def log_text(self):
+        try:
+            return open(self.log_path, encoding="utf-8", errors="replace").read()
+        except FileNotFoundError:
+            return ""
+
+    def connections(self):
+        return self.log_text().count(" connected to ")
+
+    def run(self, wait=True, timeout=30):
+        before = self.connections()
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([AGENT_BIN, "run"] + self.dir_args(), env=self.env(), stdout=logf,
+                                     stderr=logf)
+        logf.close()
+        if wait:
+            self.wait_connected(before, timeout=timeout)
+        return self
+
+    def wait_connected(self, before, timeout=30):
+        """Wait until the agent logged more connections than `before`."""
+        def ok():
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError("agent exited early:\n" + self.log_text()[-4000:])
+            return self.connections() > before
+        wait_for(ok, timeout=timeout, what="agent connected")
+
+    def stop(self, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.proc.wait(timeout=timeout)
+            self.proc = None
+            return rc
+        rc = self.proc.returncode if self.proc else None
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def make_agent(tmp_path, server):
+    """Factory for agents on the test's server; stops them all at the end and
+    fails the test on a sanitizer report in an agent log."""
+    made = []
+
+    def make(name="agent", **kw):
+        a = Agent(tmp_path, server, name=name, **kw)
+        made.append(a)
+        return a
+    yield make
+    for a in made:
+        a.stop()
+        assert "ERROR: AddressSanitizer" not in a.log_text(), a.log_text()[-4000:]
+        assert "runtime error:" not in a.log_text(), a.log_text()[-4000:]
