@@ -151,6 +151,10 @@ static struct sse_sub *sub_start(struct http_ctx *c, const char *job_id)
 	struct sse_sub *s;
 	struct evhttp_request *req = c->req;
 
+	if (c->method == EVHTTP_REQ_HEAD) {
+		http_reply_data(c, 200, "text/event-stream", "", 0);
+		return NULL;
+	}
 	if (!sse || c->srv->draining) {
 		http_reply_error(c, 503, "unavailable", "event streams are not available");
 		return NULL;

@@ -678,3 +678,19 @@ def test_shutdown_answers_held_polls(server, admin):
     assert result["t"] - t0 < 10
     if "r" in result:
         assert result["r"].json() == {"commands": []}
+
+
+def test_fleet_stream_reset_and_head(server, admin):
+    r = admin.s.head(server.url + "/api/v1/events", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+    resp = admin.s.get(server.url + "/api/v1/events", stream=True, timeout=30, headers={"Last-Event-ID": "5"})
+    events = []
+    th = threading.Thread(target=read_sse, args=(resp, lambda o: any(e.get("event") == "reset" for e in o), events))
+    th.start()
+    th.join(timeout=10)
+    resp.close()
+    assert events and events[0]["event"] == "reset" and int(events[0]["id"]) > 5
+    r = requests.get(server.url + "/api/v1/events", timeout=10)
+    assert r.status_code == 401
+    r = admin.get("/api/v1/jobs/" + "f" * 32 + "/stream")
+    assert r.status_code == 404 and error_code(r) == "not_found"
