@@ -517,7 +517,7 @@ static const char *restic_prog(const struct agent *a)
 
 /* A restore without a target goes to a new directory under the restore
  * root (config "restore_root", else <state>/restore); in_place restores to
- * the root of the file system (the paths are absolute). */
+ * "/" (restic restores the absolute paths in place). */
 static void restore_target(struct agent *a, const char *id, json_t *args)
 {
 	const char *root = cmd_str(a->repo, "restore_root");
