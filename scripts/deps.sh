@@ -10,7 +10,7 @@ TEST_PKGS="restic python3 python3-pytest python3-requests valgrind sqlite3 curl 
 # Browser tests (tests/browser) run on node + npm; take Debian's only when node is missing.
 command -v node >/dev/null 2>&1 || TEST_PKGS="$TEST_PKGS nodejs npm"
 # Cross/static toolchain for the release artifacts (make agents / dist); see mk/release.mk.
-STATIC_PKGS="musl-tools musl-dev:arm64 gcc-aarch64-linux-gnu gcc-mingw-w64-x86-64 qemu-user-static autoconf automake libtool tcl cmake dpkg-dev systemd"
+STATIC_PKGS="musl-tools musl-dev:arm64 gcc-aarch64-linux-gnu gcc-mingw-w64-x86-64 qemu-user-static autoconf automake libtool tcl cmake dpkg-dev systemd openssl"
 
 case $what in
 build) pkgs=$BUILD_PKGS ;;
