@@ -1,0 +1,188 @@
+"""Schedules that run themselves: the real server, the real agent and the
+real restic.  The agent fires its cached schedule locally (src/agent/
+schedule.c); jobs arrive at the server with actor "schedule" and agent-minted
+ids, also when the server was away while they ran.
+
+Most tests use the agent's test-only clock hook RM_TEST_SCHEDULE_MINUTE_SECONDS
+(one cron minute lasts that many real seconds) so an every-minute schedule
+fires every few seconds; one test waits for a real minute boundary."""
+import os
+import re
+import shutil
+
+import pytest
+
+from conftest import wait_for, SANITIZED
+
+RESTIC = shutil.which("restic")
+pytestmark = pytest.mark.skipif(RESTIC is None, reason="restic is not installed")
+
+PASSWORD = "repo-pass-Sched-4kd9Qw"
+FINAL = ("succeeded", "warning", "failed", "cancelled")
+TIMEOUT = 240 if SANITIZED else 120
+MINUTE_S = 6
+
+
+def make_tree(root, n=20):
+    os.makedirs(root, exist_ok=True)
+    for i in range(n):
+        with open(os.path.join(root, f"f{i}.txt"), "w") as f:
+            f.write(f"file {i}\n" * (i + 1))
+
+
+def enrol(admin, make_agent, tmp_path, name, paths, env=None):
+    r = admin.post("/api/v1/enrollment-tokens",
+                   json={"hostname": name, "repository": {"url": str(tmp_path / f"repo-{name}"),
+                                                          "password": PASSWORD},
+                         "paths": paths})
+    assert r.status_code == 201, r.text
+    agent = make_agent(name, env=env)
+    agent.enroll(r.json()["token"])
+    agent.run()
+    return agent
+
+
+def jobs(admin, hid):
+    r = admin.get("/api/v1/jobs", params={"host": hid, "limit": 200})
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def run_init(admin, hid):
+    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": "init"})
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    j = wait_for(lambda: (lambda j: j if j["status"] in FINAL else None)(admin.get(f"/api/v1/jobs/{jid}").json()),
+                 timeout=TIMEOUT, what="init")
+    assert j["status"] == "succeeded", j
+
+
+def snapshots(admin, hid):
+    r = admin.get(f"/api/v1/hosts/{hid}/snapshots")
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def sched_jobs(admin, hid, kind=None):
+    return [j for j in jobs(admin, hid) if j["actor"] == "schedule" and (kind is None or j["kind"] == kind)]
+
+
+def drained(admin, hid):
+    """No job of the host is queued or running."""
+    return all(j["status"] in FINAL for j in jobs(admin, hid))
+
+
+def wait_applied(admin, hid):
+    wait_for(lambda: not admin.get(f"/api/v1/hosts/{hid}/schedules").json()["drift"], timeout=TIMEOUT,
+             what="schedule acknowledged by the agent")
+
+
+def test_every_minute_backup_and_forget_honour_retention(admin, make_agent, tmp_path):
+    src = str(tmp_path / "src")
+    make_tree(src)
+    agent = enrol(admin, make_agent, tmp_path, "sched-1", [src],
+                  env={"RM_TEST_SCHEDULE_MINUTE_SECONDS": str(MINUTE_S)})
+    hid = agent.host_id
+    run_init(admin, hid)
+    assert admin.patch(f"/api/v1/hosts/{hid}/sources/default",
+                       json={"retention": {"keep_last": 2}}).status_code == 200
+    r = admin.post(f"/api/v1/hosts/{hid}/schedules", json={"cron": "* * * * *", "groups": ["default"]})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    wait_applied(admin, hid)
+
+    # No operator action from here: backups and forgets appear on their own.
+    def enough():
+        b = [j for j in sched_jobs(admin, hid, "backup") if j["status"] == "succeeded"]
+        f = [j for j in sched_jobs(admin, hid, "forget") if j["status"] == "succeeded"]
+        return len(b) >= 4 and len(f) >= 4
+    wait_for(enough, timeout=TIMEOUT, interval=0.5, what="four scheduled backups and forgets")
+    assert admin.patch(f"/api/v1/hosts/{hid}/schedules/{sid}", json={"enabled": False}).status_code == 200
+    wait_applied(admin, hid)
+    wait_for(lambda: drained(admin, hid), timeout=TIMEOUT, what="queued scheduled jobs to finish")
+
+    all_jobs = sched_jobs(admin, hid)
+    assert len({j["id"] for j in all_jobs}) == len(all_jobs)
+    for j in all_jobs:
+        assert j["status"] == "succeeded", j
+        assert j["args"]["tags"] == ["default"], j
+        assert re.fullmatch(r"[0-9a-f]{32}", j["id"])
+    # Each backup is followed by its forget: the newest scheduled job is a forget.
+    assert all_jobs[0]["kind"] == "forget"
+    log = admin.get(f"/api/v1/jobs/{all_jobs[0]['id']}/log").text
+    assert "forget" in log and "--prune" not in log
+    # Retention honoured: keep_last 2 of the group's tag.
+    snaps = wait_for(lambda: (lambda s: s if len(s) == 2 else None)(snapshots(admin, hid)), timeout=TIMEOUT,
+                     what="two snapshots kept")
+    assert all("default" in s["tags"] for s in snaps)
+    # Disabled: nothing new is queued.
+    n = len(sched_jobs(admin, hid))
+    assert "schedule: job" in agent.log_text()
+    assert len(sched_jobs(admin, hid)) == n
+
+
+def test_real_minute_boundary(admin, make_agent, tmp_path):
+    """One test with the real clock: the next minute boundary fires a backup."""
+    src = str(tmp_path / "src")
+    make_tree(src, 3)
+    agent = enrol(admin, make_agent, tmp_path, "sched-real", [src])
+    hid = agent.host_id
+    run_init(admin, hid)
+    r = admin.post(f"/api/v1/hosts/{hid}/schedules", json={"cron": "* * * * *", "groups": ["default"]})
+    assert r.status_code == 201, r.text
+    first = r.json()["next_runs"][0]
+    wait_applied(admin, hid)
+    j = wait_for(lambda: [j for j in sched_jobs(admin, hid, "backup") if j["status"] == "succeeded"],
+                 timeout=75 + TIMEOUT, interval=0.5, what="a backup at the next minute")[0]
+    assert j["actor"] == "schedule"
+    assert first.endswith(":00+00:00")
+    assert len(snapshots(admin, hid)) >= 1
+
+
+def test_server_down_while_scheduled_backups_run(admin, make_agent, tmp_path, server):
+    src = str(tmp_path / "src")
+    make_tree(src)
+    agent = enrol(admin, make_agent, tmp_path, "sched-2", [src],
+                  env={"RM_TEST_SCHEDULE_MINUTE_SECONDS": str(MINUTE_S)})
+    hid = agent.host_id
+    run_init(admin, hid)
+    r = admin.post(f"/api/v1/hosts/{hid}/schedules", json={"cron": "* * * * *", "groups": ["default"]})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    wait_applied(admin, hid)
+
+    server.stop()
+    queued_re = re.compile(r"schedule: job ([0-9a-f]{32}) \(backup")
+
+    def finished_offline():
+        text = agent.log_text()
+        ids = queued_re.findall(text)
+        return [i for i in ids if f"job {i} finished" in text]
+    done = wait_for(lambda: (lambda d: d if len(d) >= 2 else None)(finished_offline()), timeout=TIMEOUT,
+                    interval=0.5, what="two scheduled backups while the server is down")
+
+    before = agent.connections()
+    server.args = ["--listen", server.addr]  # same port: the agent's configured URL
+    server.start()
+    agent.wait_connected(before, timeout=TIMEOUT)
+    assert admin.login("admin", "correct horse battery staple").status_code == 200
+    assert admin.patch(f"/api/v1/hosts/{hid}/schedules/{sid}", json={"enabled": False}).status_code == 200
+    wait_applied(admin, hid)
+    wait_for(lambda: drained(admin, hid), timeout=TIMEOUT, what="scheduled jobs delivered")
+    wait_for(lambda: "queued events: 0" in agent.cli("status").stdout, timeout=TIMEOUT, what="spool drained")
+
+    backups = sched_jobs(admin, hid, "backup")
+    ids = [j["id"] for j in backups]
+    assert len(ids) == len(set(ids)), "a scheduled job was duplicated"
+    for i in done:
+        assert i in ids, f"job {i} run while the server was down is missing"
+    agent_ids = set(queued_re.findall(agent.log_text()))
+    assert agent_ids == set(ids)
+    for j in backups:
+        assert j["status"] == "succeeded", j
+        assert j["summary"] and j["summary"]["snapshot_id"]
+        log = admin.get(f"/api/v1/jobs/{j['id']}/log").text
+        assert log.count("running: restic backup") == 1, log
+    snaps = wait_for(lambda: (lambda s: s if len(s) == len(backups) else None)(snapshots(admin, hid)),
+                     timeout=TIMEOUT, what="one snapshot per scheduled backup")
+    assert {s["short_id"] for s in snaps} == {j["summary"]["snapshot_id"] for j in backups}
