@@ -79,6 +79,10 @@ if (-not [Environment]::Is64BitOperatingSystem) { Fail 'the agent exists for 64-
 if ($env:PROCESSOR_ARCHITECTURE -eq 'ARM64') { Write-Warning 'ARM64 Windows: running the amd64 agent under emulation' }
 if ($CaFile -and -not (Test-Path $CaFile)) { Fail "cannot read CA file '$CaFile'" }
 
+# Enrolled = the agent's token file exists (the agent writes agent.token first).
+$enrolled = Test-Path (Join-Path $DataDir 'agent.token')
+if (-not $enrolled -and -not $Token) { Fail 'not enrolled yet: pass -Token TOKEN or set RM_ENROL_TOKEN (create one in the web UI)' }
+
 # PowerShell 5.1 may still default to TLS 1.0; the server's proxy needs 1.2.
 [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 
@@ -92,13 +96,17 @@ try {
 } catch {
     Fail "cannot download the agent from ${url}: $($_.Exception.Message)"
 }
-$version = (& $tmp --version 2>&1 | Select-Object -First 1)
-if ($LASTEXITCODE -ne 0) { Remove-Item -Force $tmp; Fail "the downloaded agent does not run on this machine: $version" }
+# No 2>&1 on native commands: PowerShell 5.1 turns redirected stderr into
+# terminating errors under ErrorActionPreference=Stop.
+$out = $null
+try { $out = & $tmp --version } catch { $out = $_.Exception.Message }
+if ($LASTEXITCODE -ne 0 -or -not $out) { Remove-Item -Force $tmp; Fail "the downloaded agent does not run on this machine: $out" }
+$version = @($out)[0]
 
 $svc = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
 if ($svc -and $svc.Status -ne 'Stopped') { Stop-Service -Name $ServiceName -Force }
 $old = $null
-if ($upgrade) { $old = (& $Exe --version 2>&1 | Select-Object -First 1) }
+if ($upgrade) { try { $old = @(& $Exe --version)[0] } catch { $old = 'unknown' } }
 Move-Item -Force $tmp $Exe
 if ($upgrade) { $Done.Add("upgraded $Exe ($old -> $version)") } else { $Done.Add("installed $Exe ($version)") }
 
@@ -107,15 +115,17 @@ if (-not $svc) {
     $Done.Add("registered the $ServiceName service (automatic start, restart on failure)")
 }
 
-$enrolled = (Test-Path $DataDir) -and (@(Get-ChildItem -Force $DataDir -ErrorAction SilentlyContinue).Count -gt 0)
 if ($enrolled) {
-    Write-Output "already enrolled ($DataDir is not empty): keeping the enrolment"
+    Write-Output "already enrolled ($DataDir\agent.token exists): keeping the enrolment"
     if ($Token) { Write-Output '  (the token given was not used; to enrol again run -Uninstall -Purge first)' }
 } else {
-    if (-not $Token) { Fail 'not enrolled yet: pass -Token TOKEN or set RM_ENROL_TOKEN (create one in the web UI)' }
-    $enrollArgs = @('enroll', '--server', $Server, '--token', $Token)
+    # The token goes through the environment, not the command line (which
+    # other local users can read).
+    $enrollArgs = @('enroll', '--server', $Server)
     if ($CaFile) { $enrollArgs += @('--ca-file', $CaFile) }
+    $env:RM_ENROL_TOKEN = $Token
     try { Invoke-Agent $enrollArgs } catch { Fail 'enrolment failed (is the token still valid? tokens expire after one hour)' }
+    finally { Remove-Item Env:\RM_ENROL_TOKEN -ErrorAction SilentlyContinue }
     $Done.Add("enrolled this host with $Server (config in $DataDir)")
 }
 

@@ -71,8 +71,10 @@ run_systemctl() {
 	"$systemctl_cmd" "$@"
 }
 
+# Enrolled = the agent's token file exists (src/agent/agent_store.c writes
+# agent.token first, then agent.json).
 is_enrolled() {
-	[ -d "$CONF_DIR" ] && [ -n "$(ls -A "$CONF_DIR" 2>/dev/null)" ]
+	[ -s "$CONF_DIR/agent.token" ]
 }
 
 # ---- uninstall ----
@@ -183,7 +185,7 @@ mkdir -p "$CONF_DIR" "$STATE_DIR"
 chmod 0700 "$CONF_DIR" "$STATE_DIR"
 enrolled_now=0
 if is_enrolled; then
-	say "already enrolled ($CONF_DIR is not empty): keeping the enrolment"
+	say "already enrolled ($CONF_DIR/agent.token exists): keeping the enrolment"
 	if [ -n "$token" ]; then
 		say "  (the token given was not used; to enrol again run --uninstall --purge first)"
 	fi

@@ -32,7 +32,8 @@ enroll)
 		shift
 	done
 	if [ "$tok" != good-token ]; then echo "enrolment refused" >&2; exit 1; fi
-	mkdir -p "$conf" && echo '{{"host_id": 7}}' > "$conf/agent.json" && chmod 600 "$conf/agent.json"
+	mkdir -p "$conf" && echo "agent-token-$tok" > "$conf/agent.token" && chmod 600 "$conf/agent.token"
+	echo '{{"host_id": 7}}' > "$conf/agent.json"
 	;;
 esac
 """
@@ -118,7 +119,7 @@ def test_fresh_install(env):
     assert open(unit).read() == open(os.path.join(ROOT, "deploy/install", UNIT)).read()
     assert mode(env.p("/etc/restic-manager")) == 0o700
     assert mode(env.p("/var/lib/restic-manager")) == 0o700
-    assert os.path.exists(env.p("/etc/restic-manager/agent.json"))
+    assert os.path.exists(env.p("/etc/restic-manager/agent.token"))
     # verified (--version) before enrolling with the given server and token
     calls = env.agent_calls()
     assert calls[0] == "--version"
@@ -136,14 +137,14 @@ def test_fresh_install(env):
 
 def test_rerun_upgrades_in_place_and_keeps_enrolment(env):
     assert env.run("--server", env.server.url, "--token", "good-token").returncode == 0
-    conf = open(env.p("/etc/restic-manager/agent.json")).read()
+    conf = open(env.p("/etc/restic-manager/agent.token")).read()
     env.set_agent("amd64", "v2-amd64")
     open(env.systemctl_log, "w").close()
     open(env.agent_log, "w").close()
     r = env.run("--server", env.server.url)  # no token needed any more
     assert r.returncode == 0, r.stdout + r.stderr
     assert "v2-amd64" in open(env.p("/usr/local/bin/restic-manager-agent")).read()
-    assert open(env.p("/etc/restic-manager/agent.json")).read() == conf
+    assert open(env.p("/etc/restic-manager/agent.token")).read() == conf
     assert not any(c.startswith("enroll") for c in env.agent_calls())
     assert "upgraded" in r.stdout and "keeping the enrolment" in r.stdout
     assert env.systemctl_calls() == ["daemon-reload", f"enable {UNIT}", f"restart {UNIT}"]
@@ -235,7 +236,7 @@ def test_uninstall_keeps_enrolment_unless_purged(env):
     assert r.returncode == 0, r.stderr
     assert not os.path.exists(env.p("/usr/local/bin/restic-manager-agent"))
     assert not os.path.exists(env.p("/etc/systemd/system/" + UNIT))
-    assert os.path.exists(env.p("/etc/restic-manager/agent.json"))
+    assert os.path.exists(env.p("/etc/restic-manager/agent.token"))
     assert env.systemctl_calls() == [f"disable --now {UNIT}", "daemon-reload"]
     # installing again re-uses the kept enrolment
     open(env.agent_log, "w").close()
@@ -245,3 +246,15 @@ def test_uninstall_keeps_enrolment_unless_purged(env):
     assert r.returncode == 0
     assert not os.path.exists(env.p("/etc/restic-manager"))
     assert not os.path.exists(env.p("/var/lib/restic-manager"))
+
+
+def test_leftovers_without_token_file_are_not_an_enrolment(env):
+    """A config dir with files but no agent.token (an enrolment that failed half
+    way) must not make install.sh skip enrolling."""
+    os.makedirs(env.p("/etc/restic-manager"))
+    open(env.p("/etc/restic-manager/agent.json"), "w").write("{}")
+    r = env.run("--server", env.server.url)
+    assert r.returncode != 0 and "not enrolled yet" in r.stderr
+    r = env.run("--server", env.server.url, "--token", "good-token")
+    assert r.returncode == 0, r.stderr
+    assert any(c.startswith("enroll") for c in env.agent_calls())
