@@ -80,7 +80,7 @@ async function tabSnapshots(ctx, host, body) {
     try { await startJob(ctx, host.id, { kind: 'diff', snapshots: [a, b] }, 'Diff'); } catch (e) { toast(e.message, 'bad'); }
   });
   const op = ctx.can('operator');
-  body.append(h('div', { class: 'section-head' }, h('h2', { text: `${items.length} snapshots` }), op ? diffBtn : null),
+  body.append(h('div', { class: 'section-head' }, h('h2', { text: `${items.length} snapshot${items.length === 1 ? '' : 's'}` }), op ? diffBtn : null),
     h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('caption', { class: 'sr-only', text: 'Snapshots' }),
       h('thead', null, h('tr', null, op ? h('th', { scope: 'col' }, h('span', { class: 'sr-only', text: 'Select' })) : null,
         ['Time', 'ID', 'Paths', 'Tags', 'Size'].map((t) => h('th', { scope: 'col', class: t === 'Size' ? 'num hide-sm' : t === 'Tags' ? 'hide-sm' : undefined, text: t })), op ? h('th', { scope: 'col', text: 'Actions' }) : null)),
@@ -148,14 +148,19 @@ async function tabSources(ctx, host, body) {
 }
 
 async function tabSchedules(ctx, host, body) {
-  let items;
-  try { items = await listAll(`/hosts/${host.id}/schedules`); } catch (e) { clear(body).append(errorBox(e, 'schedules')); return; }
+  let items, meta = {};
+  try {
+    meta = await api.get(`/hosts/${host.id}/schedules`);
+    items = (meta && meta.items) || [];
+  } catch (e) { clear(body).append(errorBox(e, 'schedules')); return; }
   clear(body).append(h('h2', { text: 'Schedules' }));
+  if (meta.timezone) body.append(h('p', { class: 'muted small', text: `Times are in the host's time zone (${meta.timezone}).` }));
+  if (meta.drift) body.append(h('div', { class: 'notice warn', role: 'status', text: `The agent has not confirmed the latest schedule yet (it runs version ${meta.applied_version}, current is ${meta.version}).` }));
   if (!items.length) body.append(emptyState('No schedules', 'Without a schedule this host backs up only when you press “Back up now”.'));
   else body.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
     h('thead', null, h('tr', null, ['When', 'Groups', 'Next runs', 'State', ctx.can('operator') ? 'Actions' : null].filter(Boolean).map((t) => h('th', { scope: 'col', text: t })))),
     h('tbody', null, items.map((s) => h('tr', null,
-      h('td', { 'data-label': 'When' }, h('code', { text: s.cron }), h('div', { class: 'muted small', text: describeCron(s.cron) })),
+      h('td', { 'data-label': 'When' }, h('code', { text: s.cron }), h('div', { class: 'muted small', text: s.description || describeCron(s.cron) })),
       h('td', { 'data-label': 'Groups' }, (s.groups || []).map((g) => h('span', { class: 'tag', text: g }))),
       h('td', { 'data-label': 'Next runs' }, (s.next_runs || []).slice(0, 3).map((t) => h('div', { text: fmtTime(t) }))),
       h('td', { 'data-label': 'State' }, s.enabled === false ? badge('none', 'disabled') : badge('succeeded', 'enabled')),

@@ -150,6 +150,74 @@ test('run a backup and watch progress and log update before it finishes; reload 
   await page.context().close();
 });
 
+test('host detail: every tab renders; schedules and source groups can be added', async (t) => {
+  if (skipUnless(t, 'hosts', 'enroll', 'agent')) return;
+  if (!state.host) { t.skip('needs the host from the add-host scenario'); return; }
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  const id = state.host.id;
+  await page.goto(`/#/hosts/${id}/snapshots`);
+  await page.getByRole('heading', { name: /\d+ snapshots?/ }).waitFor({ timeout: 30000 });
+  await shot(page, 'host-snapshots');
+  const has = {
+    sources: await routeExists(server, 'GET', `/api/v1/hosts/${id}/sources`),
+    schedules: await routeExists(server, 'GET', `/api/v1/hosts/${id}/schedules`),
+  };
+  await page.getByRole('link', { name: 'Sources' }).click();
+  if (has.sources) {
+    await page.getByRole('heading', { name: 'default', exact: true }).waitFor();
+    await page.getByLabel('Name (restic tag)').fill('etc');
+    await page.getByLabel('Paths (one per line)').fill(state.data);
+    await page.getByRole('button', { name: 'Add group' }).click();
+    await page.getByRole('heading', { name: 'etc', exact: true }).waitFor();
+  } else {
+    await page.getByText('Source groups not available').waitFor();
+  }
+  await shot(page, 'host-sources');
+  await page.getByRole('link', { name: 'Schedules' }).click();
+  if (has.schedules) {
+    await page.getByLabel(/Cron expression/).fill('30 3 * * 1-5');
+    await page.getByText('At 03:30 on Monday to Friday.').waitFor();
+    await page.getByRole('button', { name: 'Add schedule' }).click();
+    await page.getByRole('cell', { name: /30 3 \* \* 1-5/ }).waitFor();
+  } else {
+    await page.getByText('Schedules not available').waitFor();
+  }
+  await shot(page, 'host-schedules');
+  await page.getByRole('link', { name: 'Repository' }).click();
+  await page.getByRole('button', { name: 'Prune' }).waitFor();
+  await shot(page, 'host-repo');
+  // Destructive actions confirm first; cancelling starts nothing.
+  await page.getByRole('button', { name: 'Prune' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+  assert.match(page.url(), /\/repo$/);
+  await page.getByRole('link', { name: 'Jobs' }).last().click();
+  await page.getByRole('figure').first().waitFor();
+  await shot(page, 'host-jobs');
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByRole('button', { name: 'Delete host…' }).waitFor();
+  await shot(page, 'host-settings');
+  await page.goto('/#/jobs');
+  await page.getByRole('heading', { name: 'Jobs' }).waitFor();
+  await page.locator('tbody tr').first().waitFor();
+  await shot(page, 'jobs');
+  await page.goto(`/#/hosts/${id}/restore`);
+  await page.getByRole('heading', { name: 'Choose a snapshot' }).waitFor();
+  await shot(page, 'restore-snapshot');
+  assert.deepEqual(unexpectedErrors(page, [/status of 404/]), []);
+  await page.context().close();
+
+  const narrow = await newPage(browser, server, { width: 360, height: 740 });
+  await uiLogin(narrow, ADMIN.username, ADMIN.password);
+  await shot(narrow, 'dashboard-360');
+  await narrow.goto(`/#/hosts/${id}`);
+  await narrow.locator('h1.host-title').waitFor();
+  const overflow = await narrow.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `host page is ${overflow}px wider than 360 px`);
+  await shot(narrow, 'host-360');
+  await narrow.context().close();
+});
+
 test('browse a snapshot tree and restore a file to a new directory', async (t) => {
   if (skipUnless(t, 'hosts', 'enroll', 'agent', 'tree')) return;
   if (!state.host) { t.skip('needs the host from the add-host scenario'); return; }
