@@ -99,8 +99,9 @@ try {
 # No 2>&1 on native commands: PowerShell 5.1 turns redirected stderr into
 # terminating errors under ErrorActionPreference=Stop.
 $out = $null
-try { $out = & $tmp --version } catch { $out = $_.Exception.Message }
-if ($LASTEXITCODE -ne 0 -or -not $out) { Remove-Item -Force $tmp; Fail "the downloaded agent does not run on this machine: $out" }
+$rc = 1
+try { $out = & $tmp --version; $rc = $LASTEXITCODE } catch { $out = $_.Exception.Message }
+if ($rc -ne 0 -or -not $out) { Remove-Item -Force $tmp; Fail "the downloaded agent does not run on this machine: $out" }
 $version = @($out)[0]
 
 $svc = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
