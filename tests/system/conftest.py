@@ -228,8 +228,10 @@ class Agent:
         """Run the agent CLI once; returns CompletedProcess (text)."""
         e = self.env()
         e.update(env or {})
-        return subprocess.run([AGENT_BIN] + list(args) + self.dir_args(), env=e, capture_output=True,
-                              text=True, timeout=timeout)
+        r = subprocess.run([AGENT_BIN] + list(args) + self.dir_args(), env=e, capture_output=True,
+                           text=True, timeout=timeout)
+        assert "Sanitizer" not in r.stderr and "runtime error:" not in r.stderr, r.stderr
+        return r
 
     def enroll(self, token, url=None, check=True):
         r = self.cli("enroll", "--server", url or self.server.url, "--token", token)
@@ -305,6 +307,7 @@ def make_agent(tmp_path, server):
         return a
     yield make
     for a in made:
-        a.stop()
-        assert "ERROR: AddressSanitizer" not in a.log_text(), a.log_text()[-4000:]
+        rc = a.stop()
+        assert rc in (None, 0), f"agent exited with {rc}:\n" + a.log_text()[-4000:]
+        assert "Sanitizer" not in a.log_text(), a.log_text()[-4000:]
         assert "runtime error:" not in a.log_text(), a.log_text()[-4000:]
