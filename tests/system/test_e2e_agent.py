@@ -10,9 +10,14 @@ import hashlib
 import json
 import os
 import random
+import select
 import shutil
+import socket
 import sqlite3
+import ssl
 import stat
+import subprocess
+import threading
 
 import pytest
 import requests
@@ -397,3 +402,117 @@ def test_cli_basics(make_agent):
     assert r.returncode == 1 and "not enrolled" in r.stderr
     r = a.cli("frobnicate")
     assert r.returncode == 2
+
+
+class TlsProxy:
+    """A TLS terminator in front of the plain-HTTP test server (the agent's
+    https path with a self-signed certificate: CA file, public-key pin)."""
+
+    def __init__(self, target, certfile, keyfile):
+        self.target = target
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certfile, keyfile)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(10)
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+            tls.settimeout(None)
+        except (ssl.SSLError, OSError):
+            conn.close()
+            return
+        host, port = self.target.rsplit(":", 1)
+        up = socket.create_connection((host, int(port)))
+        try:
+            while not self.stopped:
+                r = [tls] if tls.pending() else select.select([tls, up], [], [], 1)[0]
+                if tls in r:
+                    try:
+                        d = tls.recv(65536)
+                    except ssl.SSLWantReadError:
+                        continue
+                    if not d:
+                        break
+                    up.sendall(d)
+                if up in r:
+                    d = up.recv(65536)
+                    if not d:
+                        break
+                    tls.sendall(d)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            tls.close()
+            up.close()
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
+
+
+def make_cert(tmp_path):
+    key, crt = str(tmp_path / "tls.key"), str(tmp_path / "tls.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    pub = subprocess.run(["openssl", "x509", "-in", crt, "-pubkey", "-noout"], check=True,
+                         capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub, check=True,
+                         capture_output=True).stdout
+    return crt, key, hashlib.sha256(der).hexdigest()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI not installed")
+def test_https_verification_and_pinning(admin, make_agent, tmp_path, server):
+    crt, key, pin = make_cert(tmp_path)
+    proxy = TlsProxy(server.addr, crt, key)
+    url = f"https://localhost:{proxy.port}"
+
+    def token(name):
+        r = admin.post("/api/v1/enrollment-tokens",
+                       json={"hostname": name, "repository": {"url": str(tmp_path / f"repo-{name}"),
+                                                               "password": PASSWORD}, "paths": []})
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+    try:
+        # an unknown self-signed certificate is refused (verification is on)
+        a = make_agent("noca")
+        r = a.enroll(token("noca"), url=url, check=False)
+        assert r.returncode != 0 and "cannot reach" in r.stderr, r.stderr
+        assert not os.path.exists(os.path.join(a.config_dir, "agent.json"))
+
+        # with the CA file: enrol, connect and run a job over TLS
+        a = make_agent("ca")
+        r = a.cli("enroll", "--server", url, "--token", token("ca"), "--ca-file", crt)
+        assert r.returncode == 0, r.stderr
+        a.run()
+        run_job(admin, a.host_id, {"kind": "init"})
+
+        # pinned public key: no CA needed, the pin is remembered for `run`
+        a = make_agent("pin")
+        r = a.cli("enroll", "--server", url, "--token", token("pin"), "--pin-sha256", pin)
+        assert r.returncode == 0, r.stderr
+        a.run()
+        run_job(admin, a.host_id, {"kind": "init"})
+
+        # a wrong pin is refused even though the certificate is otherwise fine
+        a = make_agent("badpin")
+        r = a.cli("enroll", "--server", url, "--token", token("badpin"), "--pin-sha256", "00" * 32,
+                  "--ca-file", crt)
+        assert r.returncode != 0 and "cannot reach" in r.stderr, r.stderr
+    finally:
+        proxy.close()
