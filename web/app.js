@@ -2,7 +2,7 @@
 // Pages live in pages_*.js; each exports render functions (ctx) => cleanup?.
 // ctx: {main, params, query, session, can(role), navigate(hash), onCleanup(fn)}.
 import { api, setCsrf, recoverCsrf, setUnauthenticatedHandler } from './api.js';
-import { h, clear, errorBox, loading, toast } from './ui.js';
+import { h, clear, errorBox, loading, toast, put } from './ui.js';
 import { pageLogin, pageBootstrap, pageAccount } from './pages_auth.js';
 import { pageDashboard, pageAddHost } from './pages_dash.js';
 import { pageHost } from './pages_host.js';
@@ -60,7 +60,7 @@ function renderNav(active) {
   if (can('operator')) items.push(['add', '#/hosts/new', 'Add host']);
   if (can('admin')) items.push(['audit', '#/audit', 'Audit'], ['users', '#/users', 'Users']);
   for (const [key, href, label] of items)
-    nav.append(h('a', { href, class: key === active ? 'active' : undefined, 'aria-current': key === active ? 'page' : undefined, text: label }));
+    put(nav, h('a', { href, class: key === active ? 'active' : undefined, 'aria-current': key === active ? 'page' : undefined, text: label }));
   const logout = h('button', { type: 'button', class: 'btn small ghost', text: 'Sign out' });
   logout.addEventListener('click', async () => {
     try { await api.post('/auth/logout'); } catch { /* ignore: the session may be gone */ }
@@ -69,7 +69,7 @@ function renderNav(active) {
     localStorage.removeItem(HINT_KEY);
     location.hash = '#/login';
   });
-  who.append(h('a', { href: '#/account', class: active === 'account' ? 'active' : undefined, title: 'Your account' },
+  put(who, h('a', { href: '#/account', class: active === 'account' ? 'active' : undefined, title: 'Your account' },
     h('span', { text: session.user.username }), h('span', { class: 'role', text: session.user.role })), logout);
 }
 
@@ -108,15 +108,15 @@ async function render() {
   const route = parseHash();
   if (!route) {
     renderNav(null);
-    main.append(h('h1', { text: 'Page not found' }), h('p', null, 'There is nothing at this address. ', h('a', { href: '#/', text: 'Go to the dashboard' })));
+    put(main, h('h1', { text: 'Page not found' }), h('p', null, 'There is nothing at this address. ', h('a', { href: '#/', text: 'Go to the dashboard' })));
     return;
   }
   if (!route.opts.public && !session.user) {
-    main.append(loading());
+    put(main, loading());
     let ok = false;
     // Only probe the session when this browser signed in before: a probe
     // without a session is a 401 that the console would report as an error.
-    try { if (localStorage.getItem(HINT_KEY)) ok = await loadSession(); } catch (e) { clear(main).append(errorBox(e, 'your session')); return; }
+    try { if (localStorage.getItem(HINT_KEY)) ok = await loadSession(); } catch (e) { put(clear(main), errorBox(e, 'your session')); return; }
     if (seq !== renderSeq) return;
     if (!ok) {
       const back = location.hash && !location.hash.startsWith('#/login') ? location.hash : '';
@@ -128,14 +128,14 @@ async function render() {
   document.title = `${route.opts.title} · restic-manager`;
   renderNav(route.opts.nav);
   if (route.opts.role && !can(route.opts.role)) {
-    main.append(h('h1', { text: route.opts.title }), h('div', { class: 'notice', text: `This page needs the ${route.opts.role} role; you are signed in as ${session.user.role}.` }));
+    put(main, h('h1', { text: route.opts.title }), h('div', { class: 'notice', text: `This page needs the ${route.opts.role} role; you are signed in as ${session.user.role}.` }));
     return;
   }
   try {
     const cleanup = await route.fn(makeCtx(main, route.params, route.query, seq));
     if (typeof cleanup === 'function') cleanups.push(cleanup);
   } catch (e) {
-    main.append(errorBox(e));
+    put(main, errorBox(e));
   }
 }
 

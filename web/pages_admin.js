@@ -1,7 +1,7 @@
 // pages_admin.js — the audit trail (filters, paging, CSV export) and user
 // management (admins only; the API enforces it too).
 import { api, qs } from './api.js';
-import { h, clear, field, badge, fmtTime, ageEl, emptyState, errorBox, loading, toast, confirmDialog } from './ui.js';
+import { h, clear, field, badge, fmtTime, ageEl, emptyState, errorBox, loading, toast, confirmDialog, put } from './ui.js';
 
 export async function pageAudit(ctx) {
   const main = ctx.main;
@@ -19,7 +19,7 @@ export async function pageAudit(ctx) {
   const form = h('form', { class: 'filters' }, field('Actor', f.actor), field('Action (prefix)', f.action), field('Target', f.target),
     field('Outcome', f.outcome), field('From', f.since), field('Until (exclusive)', f.until),
     h('div', { class: 'field end' }, h('button', { type: 'submit', class: 'btn primary', text: 'Apply' })));
-  main.append(h('div', { class: 'page-head' }, h('h1', { text: 'Audit trail' }), h('div', { class: 'head-actions' }, csv)),
+  put(main, h('div', { class: 'page-head' }, h('h1', { text: 'Audit trail' }), h('div', { class: 'head-actions' }, csv)),
     h('p', { class: 'muted', text: 'Every state change, newest first. The trail is append-only and hash-chained.' }),
     h('section', { class: 'card' }, form, box, pager));
   const cursors = [null];
@@ -32,14 +32,14 @@ export async function pageAudit(ctx) {
   async function load() {
     const p = params();
     csv.href = '/api/v1/audit/export.csv' + qs(p);
-    clear(box).append(loading());
+    put(clear(box), loading());
     try {
       const r = await api.get('/audit' + qs({ ...p, limit: 50, cursor: cursors[page] }));
       const items = (r && r.items) || [];
       cursors[page + 1] = r && r.next ? r.next : undefined;
       clear(box);
-      if (!items.length) box.append(emptyState(page ? 'No more records' : 'No audit records match'));
-      else box.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table audit' }, h('caption', { class: 'sr-only', text: 'Audit records' }),
+      if (!items.length) put(box, emptyState(page ? 'No more records' : 'No audit records match'));
+      else put(box, h('div', { class: 'table-wrap' }, h('table', { class: 'table audit' }, h('caption', { class: 'sr-only', text: 'Audit records' }),
         h('thead', null, h('tr', null, ['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Client', 'Details'].map((t) => h('th', { scope: 'col', text: t })))),
         h('tbody', null, items.map((a) => h('tr', null,
           h('td', { 'data-label': 'Time', title: a.time, text: fmtTime(a.time) }),
@@ -49,12 +49,12 @@ export async function pageAudit(ctx) {
           h('td', { 'data-label': 'Outcome' }, badge(a.outcome === 'ok' ? 'succeeded' : a.outcome === 'denied' ? 'warning' : 'failed', a.outcome)),
           h('td', { 'data-label': 'Client', class: 'mono small', text: a.client ?? '—' }),
           h('td', { 'data-label': 'Details', class: 'mono small details', text: a.details && Object.keys(a.details).length ? JSON.stringify(a.details) : '' })))))));
-    } catch (e) { clear(box).append(errorBox(e, 'the audit trail')); }
+    } catch (e) { put(clear(box), errorBox(e, 'the audit trail')); }
     const prev = h('button', { type: 'button', class: 'btn', text: '← Newer', disabled: page === 0 });
     const next = h('button', { type: 'button', class: 'btn', text: 'Older →', disabled: !cursors[page + 1] });
     prev.addEventListener('click', () => { page--; load(); });
     next.addEventListener('click', () => { page++; load(); });
-    clear(pager).append(prev, h('span', { class: 'muted', text: `Page ${page + 1}` }), next);
+    put(clear(pager), prev, h('span', { class: 'muted', text: `Page ${page + 1}` }), next);
   }
   form.addEventListener('submit', (ev) => { ev.preventDefault(); cursors.length = 1; page = 0; load(); });
   await load();
@@ -68,7 +68,7 @@ export async function pageUsers(ctx) {
   const role = h('select', null, ['viewer', 'operator', 'admin'].map((r) => h('option', { value: r, text: r })));
   const form = h('form', { class: 'card' }, h('h2', { text: 'Add a user' }), h('div', { class: 'grid3' }, field('Username', uname), field('Initial password', pass, 'At least 12 characters.'), field('Role', role)),
     h('button', { type: 'submit', class: 'btn primary', text: 'Add user' }));
-  main.append(h('div', { class: 'page-head' }, h('h1', { text: 'Users' })),
+  put(main, h('div', { class: 'page-head' }, h('h1', { text: 'Users' })),
     h('p', { class: 'muted', text: 'Viewers can look; operators can run jobs, restore and enrol hosts; admins also manage users, notifications and host deletion.' }),
     h('section', { class: 'card' }, box), form);
   form.addEventListener('submit', async (ev) => {
@@ -86,8 +86,8 @@ export async function pageUsers(ctx) {
       const r = await api.get('/users');
       const items = (r && r.items) || [];
       clear(box);
-      if (!items.length) { box.append(emptyState('No users')); return; }
-      box.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('caption', { class: 'sr-only', text: 'Users' }),
+      if (!items.length) { put(box, emptyState('No users')); return; }
+      put(box, h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('caption', { class: 'sr-only', text: 'Users' }),
         h('thead', null, h('tr', null, ['User', 'Role', 'Created', 'Last login', 'Actions'].map((t) => h('th', { scope: 'col', text: t })))),
         h('tbody', null, items.map((u) => {
           const self = ctx.session.user && (u.id === ctx.session.user.id || u.username === ctx.session.user.username);
@@ -105,7 +105,7 @@ export async function pageUsers(ctx) {
             h('td', { 'data-label': 'Role' }, sel), h('td', { 'data-label': 'Created', text: fmtTime(u.created_at) }),
             h('td', { 'data-label': 'Last login' }, u.last_login_at ? ageEl(u.last_login_at) : 'never'), h('td', { class: 'actions-cell' }, del));
         })))));
-    } catch (e) { clear(box).append(errorBox(e, 'users')); }
+    } catch (e) { put(clear(box), errorBox(e, 'users')); }
   }
   await load();
 }

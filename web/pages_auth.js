@@ -1,6 +1,6 @@
 // pages_auth.js — sign-in, first-run bootstrap, own account (password, tokens).
 import { api } from './api.js';
-import { h, field, errorBox, emptyState, toast, confirmDialog, copyText, fmtTime, ageEl, loading, clear } from './ui.js';
+import { h, field, errorBox, emptyState, toast, confirmDialog, copyText, fmtTime, ageEl, loading, clear, put } from './ui.js';
 
 function authCard(title, subtitle, form) {
   return h('div', { class: 'auth' }, h('div', { class: 'card auth-card' },
@@ -17,7 +17,7 @@ export function pageLogin(ctx) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clear(msg);
-    if (!user.value || !pass.value) { msg.append(errorBox(new Error('enter your username and password'), null)); return; }
+    if (!user.value || !pass.value) { put(msg, errorBox(new Error('enter your username and password'), null)); return; }
     btn.disabled = true;
     try {
       const r = await api.post('/auth/login', { username: user.value, password: pass.value });
@@ -25,11 +25,11 @@ export function pageLogin(ctx) {
       const next = ctx.query.get('next');
       ctx.navigate(next && next.startsWith('#/') && !next.startsWith('#/login') ? next : '#/');
     } catch (e) {
-      msg.append(h('div', { class: 'error', role: 'alert', text: e.status === 401 ? 'Wrong username or password.' : e.status === 429 ? 'Too many attempts — wait a minute and try again.' : e.message }));
+      put(msg, h('div', { class: 'error', role: 'alert', text: e.status === 401 ? 'Wrong username or password.' : e.status === 429 ? 'Too many attempts — wait a minute and try again.' : e.message }));
       pass.select();
     } finally { btn.disabled = false; }
   });
-  ctx.main.append(authCard('Sign in', 'Backups for your whole fleet, in one place.', form));
+  put(ctx.main, authCard('Sign in', 'Backups for your whole fleet, in one place.', form));
   user.focus();
   // A fresh server has no users yet: point at the setup link in the log.
   api.get('/bootstrap').then((r) => {
@@ -46,7 +46,7 @@ export function pageBootstrap(ctx) {
   const btn = h('button', { type: 'submit', class: 'btn primary wide', text: 'Create administrator' });
   const form = h('form', { novalidate: true }, field('Administrator username', user),
     field('Password', pass, 'At least 12 characters; a long passphrase is best.'), field('Repeat password', pass2), msg, btn);
-  const fail = (text) => { clear(msg).append(h('div', { class: 'error', role: 'alert', text })); };
+  const fail = (text) => { put(clear(msg), h('div', { class: 'error', role: 'alert', text })); };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     if (!user.value) return fail('Choose a username.');
@@ -68,19 +68,19 @@ export function pageBootstrap(ctx) {
     }
   });
   if (!token) {
-    ctx.main.append(authCard('Set up restic-manager', null, h('div', null,
+    put(ctx.main, authCard('Set up restic-manager', null, h('div', null,
       h('div', { class: 'error', role: 'alert', text: 'This page needs the one-time setup link printed in the server log (…/bootstrap?token=…).' }),
       h('p', null, h('a', { href: '/#/login', text: 'Go to sign in' })))));
     return;
   }
-  ctx.main.append(authCard('Set up restic-manager', 'Create the first administrator. This link works once.', form));
+  put(ctx.main, authCard('Set up restic-manager', 'Create the first administrator. This link works once.', form));
   pass.focus();
 }
 
 export async function pageAccount(ctx) {
   const u = ctx.session.user || {};
   const main = ctx.main;
-  main.append(h('div', { class: 'page-head' }, h('h1', { text: 'Your account' })),
+  put(main, h('div', { class: 'page-head' }, h('h1', { text: 'Your account' })),
     h('p', { class: 'muted' }, 'Signed in as ', h('strong', { text: u.username || '?' }), ' with the ', h('strong', { text: u.role || '?' }), ' role.'));
 
   // --- password
@@ -94,13 +94,13 @@ export async function pageAccount(ctx) {
   pform.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clear(pmsg);
-    if (nw.value.length < 12) { pmsg.append(h('div', { class: 'error', text: 'The new password needs at least 12 characters.' })); return; }
-    if (nw.value !== nw2.value) { pmsg.append(h('div', { class: 'error', text: 'The new passwords differ.' })); return; }
+    if (nw.value.length < 12) { put(pmsg, h('div', { class: 'error', text: 'The new password needs at least 12 characters.' })); return; }
+    if (nw.value !== nw2.value) { put(pmsg, h('div', { class: 'error', text: 'The new passwords differ.' })); return; }
     try {
       await api.put('/auth/password', { current_password: cur.value, new_password: nw.value });
       cur.value = nw.value = nw2.value = '';
       toast('Password changed', 'ok');
-    } catch (e) { pmsg.append(h('div', { class: 'error', role: 'alert', text: e.message })); }
+    } catch (e) { put(pmsg, h('div', { class: 'error', role: 'alert', text: e.message })); }
   });
 
   // --- personal API tokens
@@ -115,7 +115,7 @@ export async function pageAccount(ctx) {
       const r = await api.post('/tokens', { name: tname.value.trim() });
       tname.value = '';
       const code = h('code', { class: 'secret', text: r.token });
-      clear(shown).append(h('div', { class: 'notice ok' }, h('p', null, h('strong', { text: 'Copy your new token now — it is shown only once.' })),
+      put(clear(shown), h('div', { class: 'notice ok' }, h('p', null, h('strong', { text: 'Copy your new token now — it is shown only once.' })),
         h('div', { class: 'copyline' }, code, h('button', { type: 'button', class: 'btn small', text: 'Copy', onclick: () => copyText(r.token, code) })),
         h('p', { class: 'muted', text: 'Use it as: Authorization: Bearer <token>' })));
       loadTokens();
@@ -126,7 +126,7 @@ export async function pageAccount(ctx) {
       const r = await api.get('/tokens');
       const items = (r && r.items) || [];
       clear(tlist);
-      if (!items.length) { tlist.append(emptyState('No API tokens yet', 'Tokens let scripts use the API with your role.')); return; }
+      if (!items.length) { put(tlist, emptyState('No API tokens yet', 'Tokens let scripts use the API with your role.')); return; }
       const revoke = (t) => {
         const b = h('button', { type: 'button', class: 'btn small danger', text: 'Revoke', 'aria-label': `Revoke token ${t.name}` });
         b.addEventListener('click', async () => {
@@ -140,11 +140,11 @@ export async function pageAccount(ctx) {
         h('td', { 'data-label': 'Created', text: fmtTime(t.created_at) }),
         h('td', { 'data-label': 'Last used' }, t.last_used_at ? ageEl(t.last_used_at) : 'never'),
         h('td', { class: 'actions-cell' }, revoke(t))));
-      tlist.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+      put(tlist, h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
         h('thead', null, h('tr', null, ['Name', 'Created', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))),
         h('tbody', null, rows))));
-    } catch (e) { clear(tlist).append(errorBox(e, 'API tokens')); }
+    } catch (e) { put(clear(tlist), errorBox(e, 'API tokens')); }
   }
-  main.append(h('div', { class: 'grid2' }, pform, h('section', { class: 'card' }, h('h2', { text: 'Personal API tokens' }), tform, shown, tlist)));
+  put(main, h('div', { class: 'grid2' }, pform, h('section', { class: 'card' }, h('h2', { text: 'Personal API tokens' }), tform, shown, tlist)));
   loadTokens();
 }

@@ -2,7 +2,7 @@
 // 30-day backup calendar) and the add-host page (enrolment token + install
 // commands, new host appears live).
 import { api, listAll, stream, qs } from './api.js';
-import { h, clear, field, badge, fmtBytes, fmtNumber, ageEl, emptyState, errorBox, loading, toast, sortableTable, copyText, toDate } from './ui.js';
+import { h, clear, field, badge, fmtBytes, fmtNumber, ageEl, emptyState, errorBox, loading, toast, sortableTable, copyText, toDate, put } from './ui.js';
 import { hostName, hostStatus, hostOs, lastBackup, repoSize, snapshotCount, hostTags, hasProblem, freshness } from './hostfields.js';
 
 const FLEET_EVENTS = ['host', 'host.updated', 'host.created', 'host.enrolled', 'host.deleted', 'host.online', 'host.offline',
@@ -123,7 +123,7 @@ export async function pageDashboard(ctx) {
   tagSel.addEventListener('change', () => { state.tag = tagSel.value; drawTable(); });
   statusSel.addEventListener('change', () => { state.status = statusSel.value; drawTable(); });
 
-  main.append(h('div', { class: 'page-head' }, h('h1', { text: 'Dashboard' }), live,
+  put(main, h('div', { class: 'page-head' }, h('h1', { text: 'Dashboard' }), live,
     ctx.can('operator') ? h('a', { class: 'btn primary', href: '#/hosts/new', text: '+ Add host' }) : null),
   stripBox, h('section', { class: 'card' },
     h('div', { class: 'filters', role: 'search' }, field('Filter', text), field('Tag', tagSel), field('Status', statusSel)), tableBox), calBox);
@@ -151,9 +151,9 @@ export async function pageDashboard(ctx) {
 
   function drawTable() {
     clear(tableBox);
-    if (loadErr) { tableBox.append(errorBox(loadErr, 'hosts')); return; }
+    if (loadErr) { put(tableBox, errorBox(loadErr, 'hosts')); return; }
     if (!hosts.length) {
-      tableBox.append(emptyState('No hosts yet', 'Add your first host: you get a one-line install command for Linux or Windows.',
+      put(tableBox, emptyState('No hosts yet', 'Add your first host: you get a one-line install command for Linux or Windows.',
         ctx.can('operator') ? h('a', { class: 'btn primary', href: '#/hosts/new', text: 'Add a host' }) : null));
       return;
     }
@@ -176,8 +176,8 @@ export async function pageDashboard(ctx) {
       b.addEventListener('click', () => runNow(x, b));
       return b;
     } });
-    if (!rows.length) { tableBox.append(emptyState('No host matches the filter')); return; }
-    tableBox.append(sortableTable(cols, rows, state.sort, (key) => {
+    if (!rows.length) { put(tableBox, emptyState('No host matches the filter')); return; }
+    put(tableBox, sortableTable(cols, rows, state.sort, (key) => {
       state.sort = { key, dir: state.sort.key === key && state.sort.dir === 'asc' ? 'desc' : 'asc' };
       drawTable();
     }, 'Hosts'), h('p', { class: 'muted small', text: `${rows.length} of ${hosts.length} hosts` }));
@@ -186,7 +186,7 @@ export async function pageDashboard(ctx) {
   function drawTags() {
     const tags = [...new Set(hosts.flatMap(hostTags))].sort();
     const cur = tagSel.value;
-    clear(tagSel).append(h('option', { value: '', text: 'All tags' }), tags.map((t) => h('option', { value: t, text: t, selected: t === cur })));
+    put(clear(tagSel), h('option', { value: '', text: 'All tags' }), tags.map((t) => h('option', { value: t, text: t, selected: t === cur })));
   }
 
   async function load() {
@@ -197,10 +197,10 @@ export async function pageDashboard(ctx) {
     hosts = hr.status === 'fulfilled' ? hr.value : [];
     summary = sr.status === 'fulfilled' ? sr.value : null;
     jobs = jr.status === 'fulfilled' ? jr.value : [];
-    clear(stripBox).append(fleetStrip(summary, hosts, jr.status === 'fulfilled' ? jobs : null));
+    put(clear(stripBox), fleetStrip(summary, hosts, jr.status === 'fulfilled' ? jobs : null));
     drawTags();
     drawTable();
-    clear(calBox).append(calendar(hosts, jobs));
+    put(clear(calBox), calendar(hosts, jobs));
   }
   await load();
   const stop = fleetStream(() => { if (!ctx.stale()) load().catch(() => {}); }, null, (ok) => { live.textContent = ok ? 'live' : 'reconnecting…'; });
@@ -225,7 +225,7 @@ export async function pageAddHost(ctx) {
     field('Repository URL', repo, 'Any restic repository URL the host can reach.'),
     field('Repository password (optional)', pw, 'Stored encrypted on the server; sent only to this host.'),
     field('Paths to back up (one per line)', paths, 'These form the “default” source group; you can change them later.'), msg, btn);
-  main.append(h('div', { class: 'page-head' }, h('h1', { text: 'Add a host' })),
+  put(main, h('div', { class: 'page-head' }, h('h1', { text: 'Add a host' })),
     h('p', { class: 'muted', text: 'Create a one-time enrolment token, then run the install command on the new machine. The agent dials out to this server; no inbound port is needed.' }),
     h('div', { class: 'grid2' }, form, result));
   let stopStream = null, countdown = null;
@@ -236,14 +236,14 @@ export async function pageAddHost(ctx) {
     clear(msg);
     const body = { hostname: name.value.trim(), repository: { url: repo.value.trim() }, paths: paths.value.split('\n').map((s) => s.trim()).filter(Boolean) };
     if (pw.value) body.repository.password = pw.value;
-    if (!body.hostname || !body.repository.url) { msg.append(h('div', { class: 'error', role: 'alert', text: 'Host name and repository URL are required.' })); return; }
+    if (!body.hostname || !body.repository.url) { put(msg, h('div', { class: 'error', role: 'alert', text: 'Host name and repository URL are required.' })); return; }
     btn.disabled = true;
     try {
       const known = new Set();
       try { (await listAll('/hosts')).forEach((x) => known.add(String(x.id))); } catch { /* no hosts API: match by name */ }
       const r = await api.post('/enrollment-tokens', body);
       showResult(r, body.hostname, known);
-    } catch (e) { msg.append(h('div', { class: 'error', role: 'alert', text: e.message })); } finally { btn.disabled = false; }
+    } catch (e) { put(msg, h('div', { class: 'error', role: 'alert', text: e.message })); } finally { btn.disabled = false; }
   });
 
   function cmdBlock(title, text) {
@@ -257,7 +257,7 @@ export async function pageAddHost(ctx) {
     const exp = toDate(r.expires_at);
     const cd = h('span', { class: 'countdown' });
     const waiting = h('div', { class: 'waiting' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), ` Waiting for ${hostname} to enrol…`);
-    clear(result).append(h('section', { class: 'card' }, h('h2', { text: 'Install on the host' }),
+    put(clear(result), h('section', { class: 'card' }, h('h2', { text: 'Install on the host' }),
       h('p', null, 'Token expires ', cd, '. It works once.'),
       cmdBlock('Linux (run as root)', inst.linux), cmdBlock('Windows (PowerShell as Administrator)', inst.windows),
       r.generated_password ? h('div', { class: 'notice warn' }, h('p', null, h('strong', { text: 'Repository password generated — store it safely now; it is shown only once.' })),
@@ -280,7 +280,7 @@ export async function pageAddHost(ctx) {
         const found = hs.find((x) => !known.has(String(x.id)) && (hostName(x) === hostname || r.host_id === x.id)) ||
           hs.find((x) => r.host_id !== undefined && String(x.id) === String(r.host_id) && hostStatus(x) !== 'pending');
         if (found) {
-          clear(waiting).append(badge('succeeded', 'enrolled'), ' ', h('a', { href: `#/hosts/${found.id}`, class: 'new-host', text: hostName(found) }), ' has joined — ', hostStatus(found) === 'online' ? 'online now.' : 'waiting for its first heartbeat.');
+          put(clear(waiting), badge('succeeded', 'enrolled'), ' ', h('a', { href: `#/hosts/${found.id}`, class: 'new-host', text: hostName(found) }), ' has joined — ', hostStatus(found) === 'online' ? 'online now.' : 'waiting for its first heartbeat.');
           waiting.className = 'waiting done';
           if (stopStream) { stopStream(); stopStream = null; }
         }

@@ -2,7 +2,7 @@
 // Schedules, Repo, Jobs, Settings).  Write actions are shown to operators
 // (admins for delete) only; the API enforces the same rules.
 import { api, listAll, qs } from './api.js';
-import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, tabs, actionButton, toDate } from './ui.js';
+import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, tabs, actionButton, toDate, put } from './ui.js';
 import { hostName, hostStatus, hostOs, lastBackup, repoSize, snapshotCount, hostTags, lastSeen } from './hostfields.js';
 import { fleetStream } from './pages_dash.js';
 import { describeCron } from './cron.js';
@@ -28,14 +28,14 @@ export async function pageHost(ctx) {
   try {
     host = await api.get(`/hosts/${encodeURIComponent(id)}`);
   } catch (e) {
-    main.append(h('p', null, h('a', { href: '#/', text: '← Dashboard' })), errorBox(e, 'this host'));
+    put(main, h('p', null, h('a', { href: '#/', text: '← Dashboard' })), errorBox(e, 'this host'));
     return;
   }
   if (ctx.stale()) return;
   const head = h('div');
   const drawHead = () => {
     const lb = lastBackup(host);
-    clear(head).append(
+    put(clear(head), 
       h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', h('span', { text: hostName(host) })),
       h('div', { class: 'page-head' }, h('h1', { class: 'host-title', text: hostName(host) }), badge(hostStatus(host)),
         ctx.can('operator') ? h('div', { class: 'head-actions' },
@@ -54,9 +54,9 @@ export async function pageHost(ctx) {
   };
   drawHead();
   const body = h('section', { class: 'card tab-body', 'aria-live': 'polite' }, loading());
-  main.append(head, tabs(TABS, tab, (k) => `#/hosts/${id}/${k}`), body);
+  put(main, head, tabs(TABS, tab, (k) => `#/hosts/${id}/${k}`), body);
   const fn = { snapshots: tabSnapshots, sources: tabSources, schedules: tabSchedules, repo: tabRepo, jobs: tabJobs, settings: tabSettings }[tab];
-  try { await fn(ctx, host, body); } catch (e) { clear(body).append(errorBox(e)); }
+  try { await fn(ctx, host, body); } catch (e) { put(clear(body), errorBox(e)); }
   const stop = fleetStream(async () => {
     try { host = await api.get(`/hosts/${encodeURIComponent(id)}`); if (!ctx.stale()) drawHead(); } catch { /* keep the old view */ }
   });
@@ -65,10 +65,10 @@ export async function pageHost(ctx) {
 
 async function tabSnapshots(ctx, host, body) {
   let items;
-  try { items = await listAll(`/hosts/${host.id}/snapshots`); } catch (e) { clear(body).append(errorBox(e, 'snapshots')); return; }
+  try { items = await listAll(`/hosts/${host.id}/snapshots`); } catch (e) { put(clear(body), errorBox(e, 'snapshots')); return; }
   clear(body);
   if (!items.length) {
-    body.append(emptyState('No snapshots yet', 'Run a backup to create the first snapshot.',
+    put(body, emptyState('No snapshots yet', 'Run a backup to create the first snapshot.',
       ctx.can('operator') ? actionButton('Back up now', () => startJob(ctx, host.id, { kind: 'backup', group: 'default' }, 'Backup'), 'btn primary') : null));
     return;
   }
@@ -80,7 +80,7 @@ async function tabSnapshots(ctx, host, body) {
     try { await startJob(ctx, host.id, { kind: 'diff', snapshots: [a, b] }, 'Diff'); } catch (e) { toast(e.message, 'bad'); }
   });
   const op = ctx.can('operator');
-  body.append(h('div', { class: 'section-head' }, h('h2', { text: `${items.length} snapshot${items.length === 1 ? '' : 's'}` }), op ? diffBtn : null),
+  put(body, h('div', { class: 'section-head' }, h('h2', { text: `${items.length} snapshot${items.length === 1 ? '' : 's'}` }), op ? diffBtn : null),
     h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('caption', { class: 'sr-only', text: 'Snapshots' }),
       h('thead', null, h('tr', null, op ? h('th', { scope: 'col' }, h('span', { class: 'sr-only', text: 'Select' })) : null,
         ['Time', 'ID', 'Paths', 'Tags', 'Size'].map((t) => h('th', { scope: 'col', class: t === 'Size' ? 'num hide-sm' : t === 'Tags' ? 'hide-sm' : undefined, text: t })), op ? h('th', { scope: 'col', text: 'Actions' }) : null)),
@@ -105,12 +105,12 @@ function linesOf(textarea) { return textarea.value.split('\n').map((s) => s.trim
 
 async function tabSources(ctx, host, body) {
   let items;
-  try { items = await listAll(`/hosts/${host.id}/sources`); } catch (e) { clear(body).append(errorBox(e, 'source groups')); return; }
-  clear(body).append(h('h2', { text: 'Source groups' }), h('p', { class: 'muted', text: 'Each group is backed up as a restic tag with its own paths, excludes and retention.' }));
-  if (!items.length) body.append(emptyState('No source groups', 'The default group is created when the host enrols.'));
+  try { items = await listAll(`/hosts/${host.id}/sources`); } catch (e) { put(clear(body), errorBox(e, 'source groups')); return; }
+  put(clear(body), h('h2', { text: 'Source groups' }), h('p', { class: 'muted', text: 'Each group is backed up as a restic tag with its own paths, excludes and retention.' }));
+  if (!items.length) put(body, emptyState('No source groups', 'The default group is created when the host enrols.'));
   for (const s of items) {
     const ret = s.retention || {};
-    body.append(h('article', { class: 'subcard' },
+    put(body, h('article', { class: 'subcard' },
       h('div', { class: 'section-head' }, h('h3', { text: s.name }),
         ctx.can('operator') ? actionButton('Back up this group', () => startJob(ctx, host.id, { kind: 'backup', group: s.name }, 'Backup'), 'btn small') : null),
       kv([
@@ -121,7 +121,7 @@ async function tabSources(ctx, host, body) {
       ])));
   }
   if (!ctx.can('operator')) return;
-  const name = h('input', { required: true, pattern: '[A-Za-z0-9._-]+', maxlength: 64 });
+  const name = h('input', { required: true, pattern: '[A-Za-z0-9._\\-]+', maxlength: 64 });
   const paths = h('textarea', { rows: 3, spellcheck: 'false' });
   const excl = h('textarea', { rows: 2, spellcheck: 'false' });
   const keepLast = h('input', { type: 'number', min: 0, inputmode: 'numeric' });
@@ -144,7 +144,7 @@ async function tabSources(ctx, host, body) {
       tabSources(ctx, host, body);
     } catch (e) { toast(e.message, 'bad'); }
   });
-  body.append(form);
+  put(body, form);
 }
 
 async function tabSchedules(ctx, host, body) {
@@ -152,12 +152,12 @@ async function tabSchedules(ctx, host, body) {
   try {
     meta = await api.get(`/hosts/${host.id}/schedules`);
     items = (meta && meta.items) || [];
-  } catch (e) { clear(body).append(errorBox(e, 'schedules')); return; }
-  clear(body).append(h('h2', { text: 'Schedules' }));
-  if (meta.timezone) body.append(h('p', { class: 'muted small', text: `Times are in the host's time zone (${meta.timezone}).` }));
-  if (meta.drift) body.append(h('div', { class: 'notice warn', role: 'status', text: `The agent has not confirmed the latest schedule yet (it runs version ${meta.applied_version}, current is ${meta.version}).` }));
-  if (!items.length) body.append(emptyState('No schedules', 'Without a schedule this host backs up only when you press “Back up now”.'));
-  else body.append(h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
+  } catch (e) { put(clear(body), errorBox(e, 'schedules')); return; }
+  put(clear(body), h('h2', { text: 'Schedules' }));
+  if (meta.timezone) put(body, h('p', { class: 'muted small', text: `Times are in the host's time zone (${meta.timezone}).` }));
+  if (meta.drift) put(body, h('div', { class: 'notice warn', role: 'status', text: `The agent has not confirmed the latest schedule yet (it runs version ${meta.applied_version}, current is ${meta.version}).` }));
+  if (!items.length) put(body, emptyState('No schedules', 'Without a schedule this host backs up only when you press “Back up now”.'));
+  else put(body, h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
     h('thead', null, h('tr', null, ['When', 'Groups', 'Next runs', 'State', ctx.can('operator') ? 'Actions' : null].filter(Boolean).map((t) => h('th', { scope: 'col', text: t })))),
     h('tbody', null, items.map((s) => h('tr', null,
       h('td', { 'data-label': 'When' }, h('code', { text: s.cron }), h('div', { class: 'muted small', text: s.description || describeCron(s.cron) })),
@@ -187,7 +187,7 @@ async function tabSchedules(ctx, host, body) {
       tabSchedules(ctx, host, body);
     } catch (e) { toast(e.message, 'bad'); }
   });
-  body.append(form);
+  put(body, form);
 }
 
 async function tabRepo(ctx, host, body) {
@@ -195,7 +195,7 @@ async function tabRepo(ctx, host, body) {
   const rs = host.repo_stats || {};
   const check = rs.check || null;
   if (!repo.locks && Array.isArray(rs.locks)) repo.locks = rs.locks;
-  clear(body).append(h('h2', { text: 'Repository' }), kv([
+  put(clear(body), h('h2', { text: 'Repository' }), kv([
     ['URL', repo.url ? h('code', { text: repo.url }) : null],
     ['Size', fmtBytes(repoSize(host))],
     ['Snapshots', fmtNumber(snapshotCount(host))],
@@ -212,7 +212,7 @@ async function tabRepo(ctx, host, body) {
     if (confirm && !await confirmDialog(confirm)) return;
     await startJob(ctx, host.id, { kind }, label);
   }, 'btn');
-  body.append(h('h3', { text: 'Maintenance' }), h('div', { class: 'button-row' },
+  put(body, h('h3', { text: 'Maintenance' }), h('div', { class: 'button-row' },
     run('init', 'Initialise repository', { title: 'Initialise the repository?', text: 'Only needed once for a new, empty repository.', ok: 'Initialise', danger: false }),
     run('check', 'Check integrity'),
     run('unlock', 'Remove stale locks', { title: 'Remove stale locks?', text: 'Only locks that restic considers stale are removed.', ok: 'Unlock' }),
@@ -253,18 +253,18 @@ export function jobsTable(jobs, withHost) {
 
 async function tabJobs(ctx, host, body) {
   let jobs;
-  try { jobs = await listAll(`/jobs${qs({ host: host.id, limit: 100 })}`, 200); } catch (e) { clear(body).append(errorBox(e, 'jobs')); return; }
-  clear(body).append(h('h2', { text: 'Jobs' }));
-  if (!jobs.length) { body.append(emptyState('No jobs yet')); return; }
+  try { jobs = await listAll(`/jobs${qs({ host: host.id, limit: 100 })}`, 200); } catch (e) { put(clear(body), errorBox(e, 'jobs')); return; }
+  put(clear(body), h('h2', { text: 'Jobs' }));
+  if (!jobs.length) { put(body, emptyState('No jobs yet')); return; }
   const backups = jobs.filter((j) => j.kind === 'backup' && j.status !== 'queued' && j.status !== 'running').slice(0, 30).reverse();
-  if (backups.length) body.append(h('div', { class: 'grid2' },
+  if (backups.length) put(body, h('div', { class: 'grid2' },
     barChart('Backup duration', backups, jobDuration, fmtDuration),
     barChart('Data added', backups, (j) => (j.summary && (j.summary.data_added ?? j.summary.data_added_packed)) ?? 0, fmtBytes)));
-  body.append(jobsTable(jobs, false));
+  put(body, jobsTable(jobs, false));
 }
 
 async function tabSettings(ctx, host, body) {
-  clear(body).append(h('h2', { text: 'Settings' }));
+  put(clear(body), h('h2', { text: 'Settings' }));
   const canEdit = ctx.can('operator');
   const tags = h('input', { value: hostTags(host).join(', '), disabled: !canEdit, spellcheck: 'false' });
   const limits = host.bandwidth || host.limits || {};
@@ -281,9 +281,9 @@ async function tabSettings(ctx, host, body) {
       toast('Settings saved', 'ok');
     } catch (e) { toast(e.message, 'bad'); }
   });
-  body.append(form);
+  put(body, form);
   if (ctx.can('admin')) {
-    body.append(h('div', { class: 'danger-zone' }, h('h3', { text: 'Delete host' }),
+    put(body, h('div', { class: 'danger-zone' }, h('h3', { text: 'Delete host' }),
       h('p', { text: 'Removes the host, its jobs and its agent credentials from this server. The repository and its snapshots are not touched.' }),
       actionButton('Delete host…', async () => {
         if (!await confirmDialog({ title: `Delete ${hostName(host)}?`, text: 'The agent on that machine will no longer be accepted.', ok: 'Delete host', typed: hostName(host) })) return;

@@ -1,7 +1,7 @@
 // pages_job.js — the job page (live progress and log over SSE, cancel,
 // downloads; resumes after a reload), the jobs list and the restore wizard.
 import { api, listAll, stream, qs } from './api.js';
-import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, toDate } from './ui.js';
+import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, toDate, put } from './ui.js';
 import { hostName, hostStatus } from './hostfields.js';
 import { jobsTable, jobDuration } from './pages_host.js';
 
@@ -14,14 +14,14 @@ export async function pageJobs(ctx) {
   const status = h('select', null, [['', 'Any status'], ['running', 'Running'], ['queued', 'Queued'], ['succeeded', 'Succeeded'], ['warning', 'Warning'], ['failed', 'Failed'], ['cancelled', 'Cancelled']].map(([v, t]) => h('option', { value: v, text: t, selected: v === (ctx.query.get('status') || '') })));
   const kind = h('select', null, [['', 'Any kind'], ...['backup', 'restore', 'forget', 'prune', 'check', 'init', 'unlock', 'stats', 'snapshots', 'diff'].map((k) => [k, k])].map(([v, t]) => h('option', { value: v, text: t, selected: v === (ctx.query.get('kind') || '') })));
   const box = h('div', null, loading());
-  main.append(h('div', { class: 'page-head' }, h('h1', { text: 'Jobs' })),
+  put(main, h('div', { class: 'page-head' }, h('h1', { text: 'Jobs' })),
     h('section', { class: 'card' }, h('div', { class: 'filters' }, field('Status', status), field('Kind', kind)), box));
   const load = async () => {
     try {
       const r = await api.get('/jobs' + qs({ status: status.value, kind: kind.value, limit: 100 }));
       const jobs = (r && r.items) || [];
-      clear(box).append(jobs.length ? jobsTable(jobs, true) : emptyState('No jobs match', 'Jobs appear here when a backup or another operation runs.'));
-    } catch (e) { clear(box).append(errorBox(e, 'jobs')); }
+      put(clear(box), jobs.length ? jobsTable(jobs, true) : emptyState('No jobs match', 'Jobs appear here when a backup or another operation runs.'));
+    } catch (e) { put(clear(box), errorBox(e, 'jobs')); }
   };
   status.addEventListener('change', load);
   kind.addEventListener('change', load);
@@ -34,7 +34,7 @@ export async function pageJob(ctx) {
   const id = ctx.params.id;
   const main = ctx.main;
   let job;
-  try { job = await api.get(`/jobs/${encodeURIComponent(id)}`); } catch (e) { main.append(errorBox(e, `job #${id}`)); return; }
+  try { job = await api.get(`/jobs/${encodeURIComponent(id)}`); } catch (e) { put(main, errorBox(e, `job #${id}`)); return; }
   if (ctx.stale()) return;
   let host = null;
   try { host = await api.get(`/hosts/${job.host_id}`); } catch { /* show the id */ }
@@ -52,7 +52,7 @@ export async function pageJob(ctx) {
   const liveEl = h('span', { class: 'live' });
   const metaBox = h('div');
 
-  main.append(
+  put(main, 
     h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', host ? h('a', { href: `#/hosts/${job.host_id}/jobs`, text: hostName(host) }) : `host ${job.host_id}`, ' / ', h('span', { text: `job #${shortId(id)}` })),
     h('div', { class: 'page-head' }, h('h1', { text: `${job.kind ? job.kind[0].toUpperCase() + job.kind.slice(1) : 'Job'} #${shortId(id)}` }), statusBox, liveEl,
       h('div', { class: 'head-actions' }, ctx.can('operator') ? cancelBtn : null)),
@@ -69,13 +69,13 @@ export async function pageJob(ctx) {
     log));
 
   const drawMeta = () => {
-    clear(metaBox).append(h('div', { class: 'card vitals' }, h('dl', { class: 'kv' },
+    put(clear(metaBox), h('div', { class: 'card vitals' }, h('dl', { class: 'kv' },
       [['Kind', job.kind], ['Started by', job.actor_name ? `${job.actor_name} (${job.actor})` : job.actor], ['Queued', fmtTime(job.created_at)],
         ['Started', job.started_at ? fmtTime(job.started_at) : 'not yet'], ['Finished', job.finished_at ? fmtTime(job.finished_at) : '—'],
         ['Duration', fmtDuration(jobDuration(job))], ['Exit code', job.exit_code ?? '—']].map(([k, v]) => [h('dt', { text: k }), h('dd', { text: v ?? '—' })]))));
   };
   const drawStatus = () => {
-    clear(statusBox).append(badge(job.status));
+    put(clear(statusBox), badge(job.status));
     cancelBtn.hidden = FINAL.has(job.status);
     drawMeta();
     if (FINAL.has(job.status)) {
@@ -87,13 +87,13 @@ export async function pageJob(ctx) {
   const drawSummary = () => {
     const s = job.summary;
     clear(summaryBox);
-    if (job.error) summaryBox.append(h('div', { class: 'error', role: 'alert' }, h('strong', { text: 'Error: ' }), String(job.error)));
+    if (job.error) put(summaryBox, h('div', { class: 'error', role: 'alert' }, h('strong', { text: 'Error: ' }), String(job.error)));
     if (!s || typeof s !== 'object') return;
     const rows = [['Snapshot', s.snapshot_id ? h('code', { text: String(s.snapshot_id).slice(0, 8) }) : null],
       ['New files', fmtNumber(s.files_new)], ['Changed files', fmtNumber(s.files_changed)], ['Unchanged files', fmtNumber(s.files_unmodified)],
       ['Data added', fmtBytes(s.data_added)], ['Processed', fmtBytes(s.total_bytes_processed)], ['restic duration', s.total_duration !== undefined ? fmtDuration(s.total_duration) : null]]
       .filter(([, v]) => v !== null && v !== '—');
-    if (rows.length) summaryBox.append(h('section', { class: 'card' }, h('h2', { text: 'Summary' }), h('dl', { class: 'kv' }, rows.map(([k, v]) => [h('dt', { text: k }), h('dd', null, v)]))));
+    if (rows.length) put(summaryBox, h('section', { class: 'card' }, h('h2', { text: 'Summary' }), h('dl', { class: 'kv' }, rows.map(([k, v]) => [h('dt', { text: k }), h('dd', null, v)]))));
   };
   const setProgress = (p, final) => {
     // The agent reports percent 0..100; restic's own percent_done is 0..1.
@@ -122,11 +122,11 @@ export async function pageJob(ctx) {
       const text = typeof l === 'string' ? l : l.text ?? l.line ?? '';
       const st = typeof l === 'object' && l ? l.stream : null;
       const t = typeof l === 'object' && l ? l.t || l.time : null;
-      frag.append(h('div', { class: ['line', st === 'stderr' ? 'stderr' : st === 'agent' ? 'agent' : null] },
+      put(frag, h('div', { class: ['line', st === 'stderr' ? 'stderr' : st === 'agent' ? 'agent' : null] },
         t ? h('span', { class: 'ts', text: (fmtTime(t).split(' ')[1] || '') + ' ' }) : null, text));
       nLines++;
     }
-    log.append(frag);
+    put(log, frag);
     while (log.childElementCount > MAX_LOG_LINES) log.firstElementChild.remove();
     if (follow.checked) log.scrollTop = log.scrollHeight;
   };
@@ -185,14 +185,14 @@ export async function pageRestore(ctx) {
   let host, snaps;
   try {
     [host, snaps] = await Promise.all([api.get(`/hosts/${encodeURIComponent(hostId)}`), listAll(`/hosts/${encodeURIComponent(hostId)}/snapshots`)]);
-  } catch (e) { main.append(errorBox(e, 'the restore wizard')); return; }
+  } catch (e) { put(main, errorBox(e, 'the restore wizard')); return; }
   snaps.sort((a, b) => (toDate(b.time) || 0) - (toDate(a.time) || 0));
   const st = { step: 1, snapshot: ctx.query.get('snapshot') || null, paths: new Set(), mode: 'new', target: '', otherHost: '', confirm: '' };
   if (st.snapshot && snaps.some((s) => s.id === st.snapshot || s.short_id === st.snapshot)) st.step = 2;
   const steps = ['Snapshot', 'Files', 'Target', 'Confirm'];
   const stepper = h('ol', { class: 'stepper' });
   const body = h('section', { class: 'card' });
-  main.append(h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', h('a', { href: `#/hosts/${hostId}`, text: hostName(host) }), ' / ', h('span', { text: 'Restore' })),
+  put(main, h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', h('a', { href: `#/hosts/${hostId}`, text: hostName(host) }), ' / ', h('span', { text: 'Restore' })),
     h('div', { class: 'page-head' }, h('h1', { text: `Restore from ${hostName(host)}` })), stepper, body);
   const snapById = (sid) => snaps.find((s) => s.id === sid || s.short_id === sid);
 
@@ -205,7 +205,7 @@ export async function pageRestore(ctx) {
   }
 
   function draw() {
-    clear(stepper).append(steps.map((s, i) => h('li', { class: i + 1 === st.step ? 'current' : i + 1 < st.step ? 'done' : undefined, 'aria-current': i + 1 === st.step ? 'step' : undefined, text: `${i + 1}. ${s}` })));
+    put(clear(stepper), steps.map((s, i) => h('li', { class: i + 1 === st.step ? 'current' : i + 1 < st.step ? 'done' : undefined, 'aria-current': i + 1 === st.step ? 'step' : undefined, text: `${i + 1}. ${s}` })));
     clear(body);
     if (st.step === 1) drawSnapshots();
     else if (st.step === 2) drawTree();
@@ -216,8 +216,8 @@ export async function pageRestore(ctx) {
   }
 
   function drawSnapshots() {
-    body.append(h('h2', { text: 'Choose a snapshot' }));
-    if (!snaps.length) { body.append(emptyState('No snapshots', 'This host has no snapshots to restore from yet.')); return; }
+    put(body, h('h2', { text: 'Choose a snapshot' }));
+    if (!snaps.length) { put(body, emptyState('No snapshots', 'This host has no snapshots to restore from yet.')); return; }
     const list = h('div', { class: 'radio-list', role: 'radiogroup', 'aria-label': 'Snapshots' }, snaps.map((s) => {
       const sid = s.id || s.short_id;
       const r = h('input', { type: 'radio', name: 'snap', value: sid, checked: st.snapshot === sid || st.snapshot === s.short_id });
@@ -225,7 +225,7 @@ export async function pageRestore(ctx) {
       return h('label', { class: 'radio-row' }, r, h('span', { class: 'mono', text: s.short_id || String(sid).slice(0, 8) }), h('span', { text: fmtTime(s.time) }),
         h('span', { class: 'muted paths', text: (s.paths || []).join(', ') }));
     }));
-    body.append(list, nav(false, 'Next: choose files →', !!st.snapshot));
+    put(body, list, nav(false, 'Next: choose files →', !!st.snapshot));
   }
 
   function drawTree() {
@@ -234,19 +234,19 @@ export async function pageRestore(ctx) {
     const updateSel = () => { sel.textContent = st.paths.size ? `${st.paths.size} selected: ${[...st.paths].join(', ')}` : 'Nothing selected: the whole snapshot will be restored.'; };
     updateSel();
     const root = h('ul', { class: 'tree', role: 'tree', 'aria-label': 'Snapshot files' });
-    body.append(h('h2', { text: `Choose files from ${snap ? snap.short_id || snap.id : st.snapshot}` }),
+    put(body, h('h2', { text: `Choose files from ${snap ? snap.short_id || snap.id : st.snapshot}` }),
       h('p', { class: 'muted', text: 'Open folders to browse; tick files or folders to restore. Folders load as you open them.' }), root, sel,
       nav(true, 'Next: choose target →', true));
     const loadDir = async (path, ul) => {
-      clear(ul).append(h('li', { class: 'muted', text: 'Loading…' }));
+      put(clear(ul), h('li', { class: 'muted', text: 'Loading…' }));
       try {
         const r = await api.get(`/hosts/${encodeURIComponent(hostId)}/snapshots/${encodeURIComponent(st.snapshot)}/tree` + qs({ path }));
         const entries = (r && (r.items || r.entries)) || [];
         clear(ul);
-        if (!entries.length) { ul.append(h('li', { class: 'muted', text: '(empty)' })); return; }
+        if (!entries.length) { put(ul, h('li', { class: 'muted', text: '(empty)' })); return; }
         entries.sort((a, b) => (a.type === 'dir') === (b.type === 'dir') ? String(a.name).localeCompare(String(b.name)) : a.type === 'dir' ? -1 : 1);
-        for (const e of entries) ul.append(treeItem(e));
-      } catch (e) { clear(ul).append(h('li', null, errorBox(e, 'this folder'))); }
+        for (const e of entries) put(ul, treeItem(e));
+      } catch (e) { put(clear(ul), h('li', null, errorBox(e, 'this folder'))); }
     };
     const treeItem = (e) => {
       const p = e.path || e.name;
@@ -268,7 +268,7 @@ export async function pageRestore(ctx) {
           if (open && !loaded) { loaded = true; loadDir(p, sub); }
         });
       }
-      li.append(h('div', { class: 'tree-row' }, toggle, h('label', null, cb, h('span', { class: isDir ? 'dir' : 'file', text: e.name + (isDir ? '/' : '') })),
+      put(li, h('div', { class: 'tree-row' }, toggle, h('label', null, cb, h('span', { class: isDir ? 'dir' : 'file', text: e.name + (isDir ? '/' : '') })),
         !isDir && e.size !== undefined ? h('span', { class: 'muted small', text: fmtBytes(e.size) }) : null), isDir ? sub : null);
       return li;
     };
@@ -276,36 +276,36 @@ export async function pageRestore(ctx) {
   }
 
   async function drawTarget() {
-    body.append(h('h2', { text: 'Where to restore' }));
+    put(body, h('h2', { text: 'Where to restore' }));
     const mk = (val, label, hint) => {
       const r = h('input', { type: 'radio', name: 'mode', value: val, checked: st.mode === val });
       r.addEventListener('change', () => { st.mode = val; draw(); });
       return h('label', { class: 'radio-row block' }, r, h('span', null, h('strong', { text: label }), h('span', { class: 'muted block', text: hint })));
     };
-    body.append(h('div', { class: 'radio-list', role: 'radiogroup', 'aria-label': 'Restore target' },
+    put(body, h('div', { class: 'radio-list', role: 'radiogroup', 'aria-label': 'Restore target' },
       mk('new', 'A new directory (safe)', 'Files land in a fresh directory under the agent’s restore root, or in the directory you name.'),
       mk('inplace', 'In place (overwrites files)', 'Restores over the original paths on this host. You must type the host name to confirm.'),
       mk('other', 'Another host', 'Restore onto a different host that uses the same repository.')));
     if (st.mode === 'new') {
       const t = h('input', { value: st.target, placeholder: 'empty = automatic', spellcheck: 'false' });
       t.addEventListener('input', () => { st.target = t.value; });
-      body.append(field('Target directory (optional)', t));
+      put(body, field('Target directory (optional)', t));
     } else if (st.mode === 'other') {
       const selEl = h('select', null, h('option', { value: '', text: 'Loading hosts…' }));
       const t = h('input', { value: st.target, placeholder: 'empty = automatic', spellcheck: 'false' });
       t.addEventListener('input', () => { st.target = t.value; });
-      body.append(field('Destination host', selEl), field('Target directory on that host (optional)', t));
+      put(body, field('Destination host', selEl), field('Target directory on that host (optional)', t));
       listAll('/hosts').then((hs) => {
-        clear(selEl).append(h('option', { value: '', text: 'Choose a host' }), hs.filter((x) => String(x.id) !== String(hostId)).map((x) => h('option', { value: x.id, text: `${hostName(x)} (${hostStatus(x)})`, selected: String(x.id) === String(st.otherHost) })));
-      }).catch((e) => { clear(selEl).append(h('option', { value: '', text: 'cannot load hosts: ' + e.message })); });
+        put(clear(selEl), h('option', { value: '', text: 'Choose a host' }), hs.filter((x) => String(x.id) !== String(hostId)).map((x) => h('option', { value: x.id, text: `${hostName(x)} (${hostStatus(x)})`, selected: String(x.id) === String(st.otherHost) })));
+      }).catch((e) => { put(clear(selEl), h('option', { value: '', text: 'cannot load hosts: ' + e.message })); });
       selEl.addEventListener('change', () => { st.otherHost = selEl.value; });
     } else {
       const c = h('input', { value: st.confirm, autocomplete: 'off', spellcheck: 'false' });
       c.addEventListener('input', () => { st.confirm = c.value; });
-      body.append(h('div', { class: 'notice warn' }, 'Files on ', h('strong', { text: hostName(host) }), ' will be overwritten with their snapshot versions.'),
+      put(body, h('div', { class: 'notice warn' }, 'Files on ', h('strong', { text: hostName(host) }), ' will be overwritten with their snapshot versions.'),
         field(`Type the host name “${hostName(host)}” to confirm`, c));
     }
-    body.append(nav(true, 'Next: review →', true, () => {
+    put(body, nav(true, 'Next: review →', true, () => {
       if (st.mode === 'other' && !st.otherHost) { toast('Choose the destination host', 'warn'); return; }
       if (st.mode === 'inplace' && st.confirm !== hostName(host)) { toast('Type the host name exactly to confirm an in-place restore', 'warn'); return; }
       st.step++; draw();
@@ -316,7 +316,7 @@ export async function pageRestore(ctx) {
     const snap = snapById(st.snapshot);
     const where = st.mode === 'inplace' ? 'in place, over the original files' : st.mode === 'other' ? `onto host #${st.otherHost}${st.target ? ' in ' + st.target : ''}` : st.target ? `into ${st.target}` : 'into a new directory under the restore root';
     const msg = h('div', { 'aria-live': 'assertive' });
-    body.append(h('h2', { text: 'Review and start' }), h('dl', { class: 'kv' },
+    put(body, h('h2', { text: 'Review and start' }), h('dl', { class: 'kv' },
       h('dt', { text: 'Snapshot' }), h('dd', null, h('code', { text: snap ? snap.short_id || snap.id : st.snapshot }), snap ? ` (${fmtTime(snap.time)})` : ''),
       h('dt', { text: 'Files' }), h('dd', null, st.paths.size ? [...st.paths].map((p) => h('div', { class: 'mono', text: p })) : 'everything in the snapshot'),
       h('dt', { text: 'Target' }), h('dd', { text: where })), msg,
@@ -331,7 +331,7 @@ export async function pageRestore(ctx) {
         const j = await api.post(`/hosts/${encodeURIComponent(hostId)}/jobs`, req);
         toast('Restore started', 'ok');
         ctx.navigate(`#/jobs/${j.id}`);
-      } catch (e) { clear(msg).append(h('div', { class: 'error', role: 'alert', text: e.message })); btn.disabled = false; }
+      } catch (e) { put(clear(msg), h('div', { class: 'error', role: 'alert', text: e.message })); btn.disabled = false; }
     }));
   }
   draw();

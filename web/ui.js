@@ -31,6 +31,9 @@ export function append(el, children) {
   return el;
 }
 
+/** Append children (nested arrays flattened; null/false skipped; strings as text). */
+export function put(el, ...children) { return append(el, children); }
+
 export function clear(el) {
   while (el.firstChild) el.removeChild(el.firstChild);
   return el;
