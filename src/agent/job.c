@@ -477,7 +477,8 @@ static void tree_node(struct job *j, json_t *node)
 		      json_object_get(node, "type") ? json_object_get(node, "type") : json_null(), "path", path);
 	if (!e)
 		return;
-	json_object_set(e, "size", json_object_get(node, "size") ? json_object_get(node, "size") : json_integer(0));
+	json_object_set_new(e, "size", json_object_get(node, "size") ? json_incref(json_object_get(node, "size"))
+								   : json_integer(0));
 	json_object_set(e, "mtime", json_object_get(node, "mtime") ? json_object_get(node, "mtime") : json_null());
 	json_array_append_new(j->tree, e);
 }

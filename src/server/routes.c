@@ -13,6 +13,7 @@
 #include "server/api_jobs.h"
 #include "server/api_meta.h"
 #include "server/api_sources.h"
+#include "server/api_tree.h"
 #include "server/api_tokens.h"
 #include "server/api_users.h"
 #include "server/assets.h"
@@ -72,6 +73,7 @@ static const struct route routes[] = {
 	{PUT, "/api/v1/hosts/{}/sources/{}", ACCESS_OPERATOR, api_sources_put, 262144, 0},
 	{PATCH, "/api/v1/hosts/{}/sources/{}", ACCESS_OPERATOR, api_sources_patch, 262144, 0},
 	{DELETE, "/api/v1/hosts/{}/sources/{}", ACCESS_OPERATOR, api_sources_delete, 0, 0},
+	{GET, "/api/v1/hosts/{}/snapshots/{}/tree", ACCESS_VIEWER, api_hosts_snapshot_tree, 0, 0},
 	{GET, "/api/v1/hosts/{}/schedules", ACCESS_VIEWER, api_schedules_list, 0, 0},
 	{POST, "/api/v1/hosts/{}/schedules", ACCESS_OPERATOR, api_schedules_create, 16384, 0},
 	{GET, "/api/v1/hosts/{}/schedules/{}", ACCESS_VIEWER, api_schedules_get, 0, 0},
