@@ -101,6 +101,14 @@ async function tabSnapshots(ctx, host, body) {
       })))));
 }
 
+const KEEP_ORDER = ['keep_last', 'keep_hourly', 'keep_daily', 'keep_weekly', 'keep_monthly', 'keep_yearly', 'keep_within'];
+function retentionText(ret) {
+  const parts = Object.entries(ret || {}).filter(([, v]) => v !== null && v !== undefined && v !== 0 && v !== '')
+    .sort(([a], [b]) => KEEP_ORDER.indexOf(a) - KEEP_ORDER.indexOf(b))
+    .map(([k, v]) => `${k.replace(/^keep_/, '').replace(/_/g, ' ')} ${v}`);
+  return parts.length ? 'keep ' + parts.join(', ') : 'keep everything';
+}
+
 function linesOf(textarea) { return textarea.value.split('\n').map((s) => s.trim()).filter(Boolean); }
 
 async function tabSources(ctx, host, body) {
@@ -116,7 +124,7 @@ async function tabSources(ctx, host, body) {
       kv([
         ['Paths', (s.paths || []).map((p) => h('div', { class: 'mono', text: p }))],
         ['Excludes', (s.excludes || []).length ? s.excludes.map((p) => h('div', { class: 'mono', text: p })) : null],
-        ['Retention', Object.keys(ret).length ? Object.entries(ret).map(([k, v]) => `${k.replace(/_/g, ' ')}: ${v}`).join(', ') : 'keep everything'],
+        ['Retention', retentionText(ret)],
         s.retries !== undefined ? ['Retries', String(s.retries)] : null,
       ])));
   }

@@ -135,6 +135,8 @@ export function unexpectedErrors(page, allow = []) {
 
 export async function shot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
+  // Full-page shots of a scrolled page would paint the sticky header mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: true });
 }
 
