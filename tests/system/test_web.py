@@ -86,7 +86,7 @@ def test_head_matches_get(server):
 
 @pytest.mark.parametrize("path", [
     "/assets/x/nope.js", "/assets/x/..%2fweb.c", "/assets/x/%2e%2e", "/assets/x/index.html%00",
-    "/assets/x", "/ui/../api/v1/hosts", "/index.htm",
+    "/assets/x", "/assets//app.js", "/index.htm", "/assets/x/app.js/extra",
 ])
 def test_unknown_and_tricky_paths(server, path):
     r = server.get(path)
