@@ -51,7 +51,9 @@ struct agent {
 	int64_t events_last_seq;
 	size_t batch_max;
 	json_t *repo;  /* repository config (hello/config), or NULL */
-	json_t *queue; /* array of pending run/tree commands */
+	json_t *queue;      /* array of pending run commands (queue.json) */
+	json_t *side_queue; /* pending tree commands (memory only) */
+	struct job *side;   /* a running tree listing, beside the job */
 	struct job *job;
 	int64_t orphan_pid;      /* restic of a crashed agent still exiting */
 	int64_t orphan_deadline; /* stop waiting for it then */
@@ -487,8 +489,10 @@ static void on_commands(struct agent *a, struct http_req *r)
 			char err[256];
 			if (!rid || !*rid || strlen(rid) > 64 || job_validate("tree", targs, err, sizeof(err)) < 0)
 				emit_command_result(a, seq, false, "malformed tree command");
-			else if (!queue_has(a, rid))
-				json_array_append(a->queue, c);
+			else if (json_array_size(a->side_queue) < 64)
+				json_array_append(a->side_queue, c);
+			else
+				emit_command_result(a, seq, false, "too many pending tree requests");
 			json_decref(targs);
 		} else if (strcmp(type, "update") == 0)
 			emit_command_result(a, seq, false, "self-update is not supported by this agent version");
@@ -535,9 +539,51 @@ static void restore_target(struct agent *a, const char *id, json_t *args)
 		json_object_set_new(args, "target", json_string(dir));
 }
 
+static void repo_params(const struct agent *a, struct job_params *p)
+{
+	json_t *repo = json_object_get(a->repo, "repository"), *limits = json_object_get(a->repo, "limits");
+
+	p->restic = restic_prog(a);
+	p->cache_dir = a->cache_dir;
+	p->repo.url = cmd_str(repo, "url");
+	p->repo.password = cmd_str(repo, "password");
+	p->repo.env = json_object_get(repo, "env");
+	p->repo.upload_kbps = json_integer_value(json_object_get(limits, "upload_kbps"));
+	p->repo.download_kbps = json_integer_value(json_object_get(limits, "download_kbps"));
+}
+
+/* Snapshot browsing (`tree`) runs beside the job slot: `restic ls` takes a
+ * shared lock, so the operator can browse while a backup runs; the request
+ * is answered by a tree.result event and is not persisted (the server's
+ * waiter times out anyway if the agent restarts). */
+static void maybe_start_side(struct agent *a)
+{
+	json_t *c = json_array_get(a->side_queue, 0), *args;
+	struct job_params p;
+	struct job_sink sink = {emit, a};
+	int r;
+
+	if (a->side || !c || !a->repo)
+		return;
+	memset(&p, 0, sizeof(p));
+	repo_params(a, &p);
+	args = json_pack("{s:O?, s:O?}", "snapshot", json_object_get(c, "snapshot"), "path", json_object_get(c, "path"));
+	p.job_id = cmd_str(c, "request_id");
+	p.kind = "tree";
+	p.actor = "system";
+	p.args = args;
+	r = job_start(&p, &sink, &a->side);
+	json_decref(args);
+	if (r < 0) {
+		log_error("cannot list snapshot tree: %s", strerror(-r));
+		a->side = NULL;
+		json_array_remove(a->side_queue, 0);
+	}
+}
+
 static void maybe_start_job(struct agent *a)
 {
-	json_t *c = json_array_get(a->queue, 0), *repo, *limits, *args;
+	json_t *c = json_array_get(a->queue, 0), *args;
 	struct job_params p;
 	struct job_sink sink = {emit, a};
 	const char *type;
@@ -560,16 +606,8 @@ static void maybe_start_job(struct agent *a)
 	tree = type && strcmp(type, "tree") == 0;
 	if (!tree && !a->repo)
 		return; /* no repository config yet: wait for hello */
-	repo = json_object_get(a->repo, "repository");
-	limits = json_object_get(a->repo, "limits");
 	memset(&p, 0, sizeof(p));
-	p.restic = restic_prog(a);
-	p.cache_dir = a->cache_dir;
-	p.repo.url = cmd_str(repo, "url");
-	p.repo.password = cmd_str(repo, "password");
-	p.repo.env = json_object_get(repo, "env");
-	p.repo.upload_kbps = json_integer_value(json_object_get(limits, "upload_kbps"));
-	p.repo.download_kbps = json_integer_value(json_object_get(limits, "download_kbps"));
+	repo_params(a, &p);
 	if (tree) {
 		args = json_pack("{s:O?, s:O?}", "snapshot", json_object_get(c, "snapshot"), "path",
 				 json_object_get(c, "path"));
@@ -758,6 +796,7 @@ static int agent_open(struct agent *a, const struct agent_opts *o)
 		json_decref(q);
 	if (!a->queue)
 		a->queue = json_array();
+	a->side_queue = json_array();
 	if (agent_json_load(o->config_dir, "repository.json", &q) == 0)
 		a->repo = q;
 	if (schedule_open(o->state_dir, &a->sched) < 0)
@@ -779,6 +818,9 @@ static void agent_close(struct agent *a)
 {
 	if (a->job)
 		job_free(a->job);
+	if (a->side)
+		job_free(a->side);
+	json_decref(a->side_queue);
 	http_req_free(a->hello_req);
 	http_req_free(a->poll_req);
 	http_req_free(a->events_req);
@@ -818,8 +860,8 @@ int agent_cmd_run(const struct agent_opts *o)
 
 	for (;;) {
 		int64_t now = plat_mono_ms(), t = 30000;
-		int fds[3];
-		bool rd[3];
+		int fds[5];
+		bool rd[5];
 		struct http_req *d;
 
 		if (plat_stop_requested()) {
@@ -828,7 +870,9 @@ int agent_cmd_run(const struct agent_opts *o)
 			stop_logged = true;
 			if (a->job)
 				job_cancel(a->job, "the agent is stopping");
-			else
+			if (a->side)
+				job_cancel(a->side, "the agent is stopping");
+			if (!a->job && !a->side)
 				break;
 		}
 		if (a->conn == CONN_IDLE && now >= a->retry_at && !plat_stop_requested())
@@ -843,8 +887,10 @@ int agent_cmd_run(const struct agent_opts *o)
 			if (added)
 				save_queue(a);
 		}
-		if (!plat_stop_requested())
+		if (!plat_stop_requested()) {
 			maybe_start_job(a);
+			maybe_start_side(a);
+		}
 
 		if (a->conn == CONN_IDLE)
 			t = min_timeout(t, a->retry_at - now);
@@ -858,14 +904,31 @@ int agent_cmd_run(const struct agent_opts *o)
 		} else {
 			fds[0] = fds[1] = -1;
 		}
-		fds[2] = plat_wake_fd();
-		r = http_client_wait(a->http, fds, rd, 3, (int)t);
+		if (a->side) {
+			int jt = job_next_timeout(a->side, now);
+			if (jt >= 0)
+				t = min_timeout(t, jt);
+			job_fds(a->side, fds + 2);
+		} else {
+			fds[2] = fds[3] = -1;
+		}
+		fds[4] = plat_wake_fd();
+		r = http_client_wait(a->http, fds, rd, 5, (int)t);
 		if (r < 0) {
 			log_error("waiting for the network failed: %s", strerror(-r));
 			break;
 		}
-		if (rd[2])
+		if (rd[4])
 			plat_wake_drain();
+		if (a->side) {
+			job_on_readable(a->side, rd + 2);
+			job_tick(a->side, plat_mono_ms());
+			if (job_is_done(a->side)) {
+				job_free(a->side);
+				a->side = NULL;
+				json_array_remove(a->side_queue, 0);
+			}
+		}
 		if (a->job) {
 			job_on_readable(a->job, rd);
 			job_tick(a->job, plat_mono_ms());

@@ -173,6 +173,17 @@ def test_enrol_init_backup_restore_roundtrip(admin, make_agent, tmp_path):
     assert b2["summary"]["files_unmodified"] == len(sums)
     wait_for(lambda: len(snaps := snapshots(admin, hid)) == 2 and snaps, what="second snapshot")
 
+    # browse the snapshot: one directory level, listed by the agent
+    def tree(path):
+        r = admin.get(f"/api/v1/hosts/{hid}/snapshots/{snaps[0]['id']}/tree", params={"path": path},
+                      timeout=90)
+        assert r.status_code == 200, r.text
+        return sorted((e["name"], e["type"]) for e in r.json()["entries"])
+    assert tree(str(src)) == [(f"d{i}", "dir") for i in range(7)]
+    sub = tree(str(src / "d0" / "sub0"))
+    assert sub and all(t == "file" for _, t in sub)
+    assert {n for n, _ in sub} == {os.path.basename(p) for p in sums if p.startswith("d0/sub0/")}
+
     dst = tmp_path / "restored"
     r = run_job(admin, hid, {"kind": "restore", "snapshot": snaps[0]["id"], "paths": [str(src)],
                              "target": str(dst)})
@@ -320,10 +331,19 @@ def test_cancel_running_backup(admin, make_agent, tmp_path):
     agent = enrol(admin, make_agent, tmp_path, paths=[str(src)], restic=slow_restic(tmp_path))
     hid = agent.host_id
     run_job(admin, hid, {"kind": "init"})
+    small = tmp_path / "small"
+    gen_tree(str(small), 3, seed=8)
+    run_job(admin, hid, {"kind": "backup", "paths": [str(small)]})
+    first = wait_for(lambda: snapshots(admin, hid), what="snapshot list")[0]
     jid = create_job(admin, hid, {"kind": "backup", "paths": [str(src)]})
     # a second job waits in the agent's queue behind the first
     queued = create_job(admin, hid, {"kind": "snapshots"})
     wait_running(admin, jid)
+    # browsing does not wait for the running backup
+    r = admin.get(f"/api/v1/hosts/{hid}/snapshots/{first['id']}/tree", params={"path": str(small)}, timeout=90)
+    assert r.status_code == 200, r.text
+    assert sorted(e["name"] for e in r.json()["entries"]) == [f"d{i}" for i in range(3)]
+    assert get_job(admin, jid)["status"] == "running"
     r = admin.post(f"/api/v1/jobs/{jid}/cancel")
     assert r.status_code in (200, 202), r.text
     j = wait_job(admin, jid)
