@@ -385,6 +385,7 @@ static void log_line(struct job *j, const char *stream, const char *text, size_t
 
 	if (n == 0)
 		return;
+	scrub_utf8(clean, n);
 	if (strcmp(stream, "stderr") == 0) {
 		util_strlcpy(j->last_err, clean, sizeof(j->last_err));
 		if (!j->fatal[0] && strncmp(clean, "Fatal:", 6) == 0)

@@ -18,4 +18,8 @@
  * secrets: n strings (NULL entries ignored).  Return the output length. */
 size_t scrub_text(const char *in, size_t len, const char *const *secrets, size_t n, char *out, size_t cap);
 
+/* Replace every byte that is not part of valid UTF-8 in s[0..len) with '?'
+ * (in place), so any child output can travel as a JSON string. */
+void scrub_utf8(char *s, size_t len);
+
 #endif

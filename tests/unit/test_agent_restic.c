@@ -119,6 +119,17 @@ TEST(test_scrub)
 	CHECK_EQ_STR(tiny, "abcd");
 }
 
+TEST(test_utf8)
+{
+	char a[] = "ok \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+	char b[] = "bad \xff \xc3 x \xe2\x82 \xed\xa0\x80 \xc0\xaf end\xe2";
+	scrub_utf8(a, strlen(a));
+	CHECK_EQ_STR(a, "ok \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	scrub_utf8(b, strlen(b));
+	CHECK_EQ_STR(b, "bad ? ? x ?? ??? ?? end?");
+	CHECK(json_stringn(b, strlen(b)) != NULL);
+}
+
 TEST(test_backoff_bounds)
 {
 	struct backoff b = {0};
@@ -177,6 +188,6 @@ TEST(test_job_validate)
 
 static const struct harness_case cases[] = {
 	CASE(test_status_line), CASE(test_summary_line), CASE(test_error_line), CASE(test_text_and_other_lines),
-	CASE(test_scrub),       CASE(test_backoff_bounds), CASE(test_job_validate),
+	CASE(test_scrub),       CASE(test_utf8), CASE(test_backoff_bounds), CASE(test_job_validate),
 };
 HARNESS_MAIN(cases)
