@@ -29,6 +29,7 @@ async function errorFrom(resp) {
       message = body.error.message || message;
     }
   } catch { /* not JSON */ }
+  if (resp.status === 405) message = 'this server does not support this action yet';
   return new ApiError(resp.status, code, message);
 }
 

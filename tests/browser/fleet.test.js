@@ -256,6 +256,32 @@ test('browse a snapshot tree and restore a file to a new directory', async (t) =
   await page.context().close();
 });
 
+test('cancel a running backup from the job page (with confirmation)', async (t) => {
+  if (skipUnless(t, 'hosts', 'enroll', 'agent')) return;
+  if (!state.host) { t.skip('needs the host from the add-host scenario'); return; }
+  // New data, so restic has to upload again through the throttled wrapper.
+  const more = path.join(state.data, 'more');
+  fs.mkdirSync(more, { recursive: true });
+  for (let i = 0; i < 16; i++) fs.writeFileSync(path.join(more, `blob-${i}.bin`), crypto.randomBytes(1024 * 1024));
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto(`/#/hosts/${state.host.id}`);
+  await page.locator('.head-actions').getByRole('button', { name: 'Back up now' }).click();
+  await page.waitForURL(/#\/jobs\//);
+  await page.locator('.page-head .badge', { hasText: 'running' }).waitFor({ timeout: 60000 });
+  // Dismissing the dialog cancels nothing.
+  await page.getByRole('button', { name: 'Cancel job' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Cancel', exact: true }).click();
+  await page.locator('.page-head .badge', { hasText: 'running' }).waitFor();
+  await page.getByRole('button', { name: 'Cancel job' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Cancel job' }).click();
+  await page.locator('.page-head .badge', { hasText: 'cancelled' }).waitFor({ timeout: 60000 });
+  assert.ok(await page.getByRole('button', { name: 'Cancel job' }).isHidden(), 'no cancel button on a finished job');
+  await shot(page, 'job-cancelled');
+  assert.deepEqual(unexpectedErrors(page), []);
+  await page.context().close();
+});
+
 test('a viewer sees hosts but no write actions', async (t) => {
   if (skipUnless(t, 'hosts', 'enroll', 'agent')) return;
   if (!state.host) { t.skip('needs the host from the add-host scenario'); return; }
@@ -315,6 +341,15 @@ test('a host name containing <script> is shown as text (hostile tags and URLs to
   assert.equal(await page.locator('img[src="x"]').count(), 0);
   assert.equal(await page.locator('main script').count(), 0);
   await shot(page, 'host-hostile-values');
+  // Deleting a host needs its name typed into the confirmation dialog.
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByRole('button', { name: 'Delete host…' }).click();
+  const dialog = page.getByRole('dialog');
+  assert.ok(await dialog.getByRole('button', { name: 'Delete host' }).isDisabled());
+  await dialog.getByLabel(/Type “.*” to confirm/).fill(name);
+  await dialog.getByRole('button', { name: 'Delete host' }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  await page.locator('a.host-link', { hasText: name }).waitFor({ state: 'detached' });
   assert.deepEqual(unexpectedErrors(page), []);
   await page.context().close();
 });
