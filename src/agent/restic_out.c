@@ -66,11 +66,18 @@ int restic_line_parse(const char *line, size_t len, struct restic_line *out)
 			if (!json_is_string(msg))
 				msg = json_object_get(err, "Err");
 		}
+		json_t *op = json_object_get(err, "Op"), *eno = json_object_get(err, "Err");
+		char reason[256] = "";
 		out->kind = RESTIC_LINE_ERROR;
-		snprintf(out->text, sizeof(out->text), "error%s%s%s%s%s%s",
-			 json_is_string(during) ? " during " : "", json_is_string(during) ? json_string_value(during) : "",
-			 json_is_string(item) ? ": " : "", json_is_string(item) ? json_string_value(item) : "",
-			 json_is_string(msg) ? ": " : "", json_is_string(msg) ? json_string_value(msg) : "");
+		if (json_is_string(msg))
+			snprintf(reason, sizeof(reason), ": %s", json_string_value(msg));
+		else if (json_is_integer(eno) && json_integer_value(eno) > 0 && json_integer_value(eno) < 4096)
+			/* a Go syscall.Errno: same numbers as the C library's on Linux */
+			snprintf(reason, sizeof(reason), ": %s%s%s", json_is_string(op) ? json_string_value(op) : "",
+				 json_is_string(op) ? ": " : "", strerror((int)json_integer_value(eno)));
+		snprintf(out->text, sizeof(out->text), "error%s%s%s%s%s", json_is_string(during) ? " during " : "",
+			 json_is_string(during) ? json_string_value(during) : "", json_is_string(item) ? ": " : "",
+			 json_is_string(item) ? json_string_value(item) : "", reason);
 		json_decref(o);
 		return 0;
 	}

@@ -216,15 +216,27 @@ def test_restic_failure_and_warning_statuses(admin, make_agent, tmp_path):
     assert "Fatal" in (f["error"] or ""), f
     run_job(admin, hid, {"kind": "init"})
     # an unreadable file: restic writes the snapshot and exits 3 → warning
+    # (as root, /proc/1/mem cannot be opened either)
     if os.geteuid() != 0:
         locked = src / "locked.bin"
         locked.write_bytes(b"x" * 10)
         locked.chmod(0)
-        w = run_job(admin, hid, {"kind": "backup", "paths": [str(src)]}, expect="warning")
-        assert w["exit_code"] == 3
-    # a missing path is restic's text warning, the job still succeeds
-    ok = run_job(admin, hid, {"kind": "backup", "paths": [str(src), str(tmp_path / "missing")]})
+        unreadable = [str(src)]
+    else:
+        unreadable = [str(src), "/proc/1/mem"]
+    w = run_job(admin, hid, {"kind": "backup", "paths": unreadable}, expect="warning")
+    assert w["exit_code"] == 3
+    assert w["summary"]["snapshot_id"]
+    assert "Permission denied" in job_log(admin, w["id"])
+    # a missing path is restic's text warning, the job still succeeds; restic
+    # echoes the path, which here contains the repository password: the agent
+    # scrubs it from the log
+    missing = str(tmp_path / ("missing-" + PASSWORD))
+    ok = run_job(admin, hid, {"kind": "backup", "paths": [str(src), missing]})
     assert ok["exit_code"] == 0
+    log = job_log(admin, ok["id"])
+    assert "missing-***" in log, log
+    assert_no_secrets(agent, admin, [f["id"], ok["id"]])
 
 
 def test_job_stream_is_live(admin, make_agent, tmp_path):

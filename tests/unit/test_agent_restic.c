@@ -65,6 +65,11 @@ TEST(test_error_line)
 	      &l);
 	CHECK(strstr(l.text, "permission denied") != NULL);
 	restic_line_release(&l);
+	parse("{\"message_type\":\"error\",\"error\":{\"Op\":\"open\",\"Path\":\"/proc/1/mem\",\"Err\":13},"
+	      "\"during\":\"archival\",\"item\":\"/proc/1/mem\"}",
+	      &l);
+	CHECK_EQ_STR(l.text, "error during archival: /proc/1/mem: open: Permission denied");
+	restic_line_release(&l);
 }
 
 TEST(test_text_and_other_lines)
