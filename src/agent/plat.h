@@ -97,6 +97,10 @@ int plat_hostname(char *out, size_t cap);
 /* Fill buf with n cryptographically random bytes.  Return 0 or -errno. */
 int plat_random_bytes(void *buf, size_t n);
 
+/* Text of an OS error number as restic (Go) reports it in its JSON
+ * ("Err": 13): errno on POSIX, a Windows error code on Windows. */
+const char *plat_os_error_text(int64_t code);
+
 /* Wipe n bytes in a way the compiler keeps. */
 void plat_memzero(void *p, size_t n);
 

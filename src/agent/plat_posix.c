@@ -336,6 +336,13 @@ int plat_random_bytes(void *buf, size_t n)
 	return 0;
 }
 
+const char *plat_os_error_text(int64_t code)
+{
+	if (code <= 0 || code >= 4096)
+		return "unknown error";
+	return strerror((int)code);
+}
+
 void plat_memzero(void *p, size_t n) { explicit_bzero(p, n); }
 
 int64_t plat_mono_ms(void)

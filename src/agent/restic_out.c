@@ -1,9 +1,11 @@
 /*
  * restic_out.c — restic 0.14 JSON line parser (see restic_out.h and
  * /work/shared notes: status/summary on stdout, errors on stderr).
- * Pure; any thread.
+ * Pure (error numbers are named through plat.h); any thread.
  */
 #include "agent/restic_out.h"
+
+#include "agent/plat.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -72,9 +74,9 @@ int restic_line_parse(const char *line, size_t len, struct restic_line *out)
 		if (json_is_string(msg))
 			snprintf(reason, sizeof(reason), ": %s", json_string_value(msg));
 		else if (json_is_integer(eno) && json_integer_value(eno) > 0 && json_integer_value(eno) < 4096)
-			/* a Go syscall.Errno: same numbers as the C library's on Linux */
+			/* a Go syscall.Errno: the OS's own error number */
 			snprintf(reason, sizeof(reason), ": %s%s%s", json_is_string(op) ? json_string_value(op) : "",
-				 json_is_string(op) ? ": " : "", strerror((int)json_integer_value(eno)));
+				 json_is_string(op) ? ": " : "", plat_os_error_text(json_integer_value(eno)));
 		snprintf(out->text, sizeof(out->text), "error%s%s%s%s%s", json_is_string(during) ? " during " : "",
 			 json_is_string(during) ? json_string_value(during) : "", json_is_string(item) ? ": " : "",
 			 json_is_string(item) ? json_string_value(item) : "", reason);
