@@ -23,6 +23,7 @@
 
 #include "agent/agent.h"
 #include "agent/backoff.h"
+#include "agent/credential.h"
 #include "agent/http_client.h"
 #include "agent/job.h"
 #include "agent/schedule.h"
@@ -417,6 +418,7 @@ static void on_cmd_run(struct agent *a, json_t *c, int64_t seq)
 		emit_finished_failed(a, id, err);
 		return;
 	}
+	credential_take(c); /* privileged credentials stay in memory, out of queue.json */
 	json_array_append(a->queue, c);
 	log_info("job %s (%s) queued", id, kind);
 }
@@ -622,6 +624,8 @@ static void maybe_start_job(struct agent *a)
 		if (strcmp(p.kind, "restore") == 0 && !json_object_get(args, "target"))
 			restore_target(a, p.job_id, args);
 		p.actor = cmd_str(c, "actor") ? cmd_str(c, "actor") : "user";
+		if (credential_get(p.job_id))
+			p.repo.password = credential_get(p.job_id);
 	}
 	p.args = args;
 	if (!tree) {
@@ -639,6 +643,8 @@ static void maybe_start_job(struct agent *a)
 
 static void finish_job(struct agent *a)
 {
+	if (a->job)
+		credential_forget(job_id(a->job));
 	if (a->st.running_job_id[0])
 		log_info("job %s finished", a->st.running_job_id);
 	a->st.running_job_id[0] = '\0';
@@ -829,6 +835,7 @@ static void agent_close(struct agent *a)
 	json_decref(a->repo);
 	json_decref(a->queue);
 	schedule_free(a->sched);
+	credential_forget_all();
 	plat_memzero(a->conf.token, sizeof(a->conf.token));
 }
 

@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "common/version.h"
 #include "server/agentd.h"
+#include "server/maintenance.h"
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/http.h"
@@ -225,7 +226,7 @@ static int serve(struct server *srv)
 		goto out;
 	}
 	/* Module start hooks (audit, users/bootstrap, agents, scheduler) go here. */
-	if (agentd_start(srv) < 0 || sse_start(srv) < 0)
+	if (agentd_start(srv) < 0 || sse_start(srv) < 0 || maintenance_start(srv) < 0)
 		goto out;
 	if (listen_http(srv) < 0)
 		goto out;
@@ -247,6 +248,7 @@ out:
 	if (drain_timer)
 		event_free(drain_timer);
 	/* Module stop hooks go here, in reverse order of start. */
+	maintenance_stop(srv);
 	sse_stop(srv);   /* before evhttp_free: streams own requests */
 	agentd_stop(srv);
 	workers_free(srv->workers); /* runs pending done() callbacks, which may still use auth state */

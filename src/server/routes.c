@@ -17,6 +17,7 @@
 #include "server/api_tokens.h"
 #include "server/api_users.h"
 #include "server/assets.h"
+#include "server/maintenance.h"
 #include "server/sse.h"
 #include "server/web.h"
 
@@ -74,6 +75,8 @@ static const struct route routes[] = {
 	{PATCH, "/api/v1/hosts/{}/sources/{}", ACCESS_OPERATOR, api_sources_patch, 262144, 0},
 	{DELETE, "/api/v1/hosts/{}/sources/{}", ACCESS_OPERATOR, api_sources_delete, 0, 0},
 	{GET, "/api/v1/hosts/{}/snapshots/{}/tree", ACCESS_VIEWER, api_hosts_snapshot_tree, 0, 0},
+	{GET, "/api/v1/hosts/{}/maintenance", ACCESS_VIEWER, api_maintenance_get, 0, 0},
+	{PUT, "/api/v1/hosts/{}/maintenance", ACCESS_OPERATOR, api_maintenance_put, 16384, 0},
 	{GET, "/api/v1/hosts/{}/schedules", ACCESS_VIEWER, api_schedules_list, 0, 0},
 	{POST, "/api/v1/hosts/{}/schedules", ACCESS_OPERATOR, api_schedules_create, 16384, 0},
 	{GET, "/api/v1/hosts/{}/schedules/{}", ACCESS_VIEWER, api_schedules_get, 0, 0},

@@ -184,7 +184,9 @@ const struct store_migration store_migrations[] = {
 	 "  timezone TEXT NOT NULL DEFAULT '',"
 	 "  sources_ready INTEGER NOT NULL DEFAULT 0,"
 	 "  maintenance TEXT NOT NULL DEFAULT '{}',"
-	 "  forget_last INTEGER, prune_last INTEGER, check_last INTEGER"
+	 "  forget_last INTEGER, prune_last INTEGER, check_last INTEGER,"
+	 /* sealed privileged repository password, AD "host:<id>:maintenance" */
+	 "  maint_secret BLOB"
 	 ");"},
 	{0, NULL, NULL},
 };

@@ -553,3 +553,52 @@ int store_sched_state_set_maint_last(struct store *st, int64_t host_id, const ch
 	r = step_done(st, q);
 	return r < 0 ? r : 0;
 }
+
+int store_sched_state_set_secret(struct store *st, int64_t host_id, const unsigned char *blob, size_t len)
+{
+	sqlite3_stmt *q;
+	int r = sched_state_ensure(st, host_id);
+
+	if (r < 0)
+		return r;
+	q = store_stmt(st, "UPDATE host_sched_state SET maint_secret = ? WHERE host_id = ?");
+	if (!q)
+		return -EIO;
+	if (blob)
+		sqlite3_bind_blob(q, 1, blob, (int)len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(q, 1);
+	sqlite3_bind_int64(q, 2, host_id);
+	r = step_done(st, q);
+	return r < 0 ? r : 0;
+}
+
+int store_sched_state_get_secret(struct store *st, int64_t host_id, unsigned char **blob, size_t *len)
+{
+	sqlite3_stmt *q = store_stmt(st, "SELECT maint_secret FROM host_sched_state WHERE host_id = ?");
+	int rc, r = 0;
+
+	*blob = NULL;
+	*len = 0;
+	if (!q)
+		return -EIO;
+	sqlite3_bind_int64(q, 1, host_id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const void *b = sqlite3_column_blob(q, 0);
+		int n = sqlite3_column_bytes(q, 0);
+		if (b && n > 0) {
+			*blob = malloc((size_t)n);
+			if (*blob) {
+				memcpy(*blob, b, (size_t)n);
+				*len = (size_t)n;
+			} else {
+				r = -ENOMEM;
+			}
+		}
+	} else if (rc != SQLITE_DONE) {
+		r = store_err(st, rc);
+	}
+	sqlite3_reset(q);
+	return r;
+}

@@ -93,6 +93,10 @@ int store_sched_state_get(struct store *st, int64_t host_id, struct store_sched_
 int store_sched_state_set_timezone(struct store *st, int64_t host_id, const char *tz);
 int store_sched_state_set_ready(struct store *st, int64_t host_id);
 int store_sched_state_set_maintenance(struct store *st, int64_t host_id, const char *json);
+/* The sealed privileged credential (NULL clears).  get: OUT *blob (malloc'd
+ * or NULL when unset), *len. */
+int store_sched_state_set_secret(struct store *st, int64_t host_id, const unsigned char *blob, size_t len);
+int store_sched_state_get_secret(struct store *st, int64_t host_id, unsigned char **blob, size_t *len);
 /* which: "forget", "prune" or "check". */
 int store_sched_state_set_maint_last(struct store *st, int64_t host_id, const char *which, int64_t at);
 

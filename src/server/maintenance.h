@@ -1,0 +1,20 @@
+/*
+ * maintenance.h — server-driven repository maintenance (forget, prune,
+ * check cadences per host, queued as `system` jobs) and its API
+ * GET/PUT /api/v1/hosts/{id}/maintenance.  Loop thread.
+ */
+#ifndef RM_MAINTENANCE_H
+#define RM_MAINTENANCE_H
+
+#include "server/http.h"
+
+struct server;
+
+/* Start the maintenance timer.  Return 0 or -errno (logged). */
+int maintenance_start(struct server *srv);
+void maintenance_stop(struct server *srv);
+
+void api_maintenance_get(struct http_ctx *c); /* GET /api/v1/hosts/{id}/maintenance */
+void api_maintenance_put(struct http_ctx *c); /* PUT /api/v1/hosts/{id}/maintenance (partial) */
+
+#endif
