@@ -137,6 +137,8 @@ async function render() {
   } catch (e) {
     put(main, errorBox(e));
   }
+  // Keyboard and screen-reader users land on the new page, not on the old link.
+  if (seq === renderSeq && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
 }
 
 function makeCtx(main, params, query, seq) {
@@ -164,4 +166,9 @@ setUnauthenticatedHandler(() => {
 });
 
 window.addEventListener('hashchange', render);
+// The skip link must not change the hash (that is the router's).
+document.querySelector('.skip').addEventListener('click', (ev) => {
+  ev.preventDefault();
+  document.getElementById('main').focus();
+});
 render();

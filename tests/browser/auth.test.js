@@ -131,6 +131,42 @@ test('admin manages users; a viewer sees no admin or write actions', async () =>
   await vpage.context().close();
 });
 
+test('keyboard only: sign in, move through the navigation, confirm dialogs with Escape', async () => {
+  const page = await newPage(browser, server);
+  await page.goto('/#/login');
+  await page.getByLabel('Username').waitFor();
+  // The username field has focus; the whole form works from the keyboard.
+  await page.keyboard.type(ADMIN.username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(ADMIN.password);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  // Focus moved to the new page's content; Shift+Tab goes back up into the
+  // navigation, Enter follows a link.
+  assert.equal(await page.evaluate(() => document.getElementById('main').contains(document.activeElement)), true);
+  let reached = false;
+  for (let i = 0; i < 12 && !reached; i++) {
+    await page.keyboard.press('Shift+Tab');
+    reached = await page.evaluate(() => document.activeElement && document.activeElement.textContent === 'Users');
+  }
+  assert.ok(reached, 'the Users link is reachable from the keyboard');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Users' }).waitFor();
+  // A destructive action's dialog takes focus and Escape cancels it.
+  await page.getByRole('button', { name: 'Delete user vera' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('dialog').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'hidden' });
+  await page.getByRole('cell', { name: 'vera', exact: true }).waitFor();
+  // Every form control on the page has an accessible label.
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('main input, main select, main textarea')]
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map((el) => el.outerHTML));
+  assert.deepEqual(unlabelled, []);
+  assert.deepEqual(unexpectedErrors(page), []);
+  await page.context().close();
+});
+
 test('strict CSP headers on the UI and a usable 360 px layout in dark mode', async () => {
   const page = await newPage(browser, server, { width: 360, height: 740, colorScheme: 'dark' });
   const resp = await page.goto('/#/login');
