@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "server/schedules.h"
 #include "server/server.h"
 #include "server/sse.h"
 #include "server/store.h"
@@ -126,6 +127,8 @@ static void reply_commands(struct http_ctx *c, json_t *cmds)
 {
 	if (!cmds)
 		cmds = json_array();
+	else
+		schedules_expand_commands(c->srv, c->host_id, cmds); /* hooks are stored sealed only */
 	http_reply_json(c, 200, json_pack("{s:o}", "commands", cmds));
 }
 

@@ -14,9 +14,11 @@
  * intervals then (nothing runs at once on a fresh host).
  *
  * The optional privileged repository password (for prune) is sealed at rest
- * (AD "host:<id>:maintenance") and put only into the `run` command of the
- * prune job as "credential" — never into the job's stored arguments; the
- * agent keeps it in memory for that job only (agent/credential.c).
+ * (AD "host:<id>:maintenance").  The prune job's stored `run` command carries
+ * only the marker "credential": "privileged"; the password is unsealed into
+ * it when the command is delivered (schedules_expand_commands) — never in
+ * the job's arguments or any row; the agent keeps it in memory for that job
+ * only (agent/credential.c).
  * State is private to this module (one timer).
  */
 #include "server/maintenance.h"
@@ -134,8 +136,10 @@ static int queue_job(struct server *srv, int64_t hid, const char *kind, json_t *
 		json_decref(cmd);
 		return -ENOMEM;
 	}
+	/* A marker only: the password is unsealed when the command is delivered
+	 * (maintenance_credential via schedules_expand_commands), never stored. */
 	if (credential)
-		json_object_set(cmd, "credential", credential);
+		json_object_set_new(cmd, "credential", json_string("privileged"));
 	r = store_begin(srv->store);
 	if (r == 0) {
 		r = store_job_insert(srv->store, &j);
@@ -160,8 +164,7 @@ static int queue_job(struct server *srv, int64_t hid, const char *kind, json_t *
 	return 0;
 }
 
-/* {"password": …} from the sealed privileged credential, or NULL. */
-static json_t *privileged_credential(struct server *srv, int64_t hid)
+json_t *maintenance_credential(struct server *srv, int64_t hid)
 {
 	unsigned char *blob = NULL;
 	size_t len = 0, plen = 0;
@@ -200,7 +203,7 @@ static void run_kind(struct server *srv, int64_t hid, const struct maint_kind *k
 		}
 		store_sources_free(gs, n);
 	} else if (strcmp(k->name, "prune") == 0) {
-		json_t *args = json_object(), *cred = privileged_credential(srv, hid);
+		json_t *args = json_object(), *cred = maintenance_credential(srv, hid);
 		if (args)
 			queue_job(srv, hid, "prune", args, NULL, cred);
 		json_decref(args);

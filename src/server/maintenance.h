@@ -6,6 +6,9 @@
 #ifndef RM_MAINTENANCE_H
 #define RM_MAINTENANCE_H
 
+#include <jansson.h>
+#include <stdint.h>
+
 #include "server/http.h"
 
 struct server;
@@ -13,6 +16,10 @@ struct server;
 /* Start the maintenance timer.  Return 0 or -errno (logged). */
 int maintenance_start(struct server *srv);
 void maintenance_stop(struct server *srv);
+
+/* {"password": …} from the host's sealed privileged credential (new
+ * reference), or NULL when none.  Only for a command being delivered. */
+json_t *maintenance_credential(struct server *srv, int64_t hid);
 
 void api_maintenance_get(struct http_ctx *c); /* GET /api/v1/hosts/{id}/maintenance */
 void api_maintenance_put(struct http_ctx *c); /* PUT /api/v1/hosts/{id}/maintenance (partial) */

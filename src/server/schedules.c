@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "server/api_agent.h"
 #include "server/api_jobs.h"
+#include "server/maintenance.h"
 #include "server/secrets.h"
 #include "server/server.h"
 #include "server/store.h"
@@ -110,7 +111,7 @@ static json_t *schedule_doc(const struct store_schedule *s)
 			 (json_int_t)s->random_delay);
 }
 
-int schedules_agent_doc(struct server *srv, int64_t host_id, int64_t version, json_t **out)
+int schedules_agent_doc(struct server *srv, int64_t host_id, int64_t version, bool with_hooks, json_t **out)
 {
 	struct store_source *gs = NULL;
 	struct store_schedule *ss = NULL;
@@ -136,7 +137,7 @@ int schedules_agent_doc(struct server *srv, int64_t host_id, int64_t version, js
 	    (r = store_schedule_list(srv->store, host_id, &ss, &ns)) < 0)
 		goto fail;
 	for (size_t i = 0; i < ng; i++)
-		json_array_append_new(groups, group_doc(srv, &gs[i], true));
+		json_array_append_new(groups, group_doc(srv, &gs[i], with_hooks));
 	for (size_t i = 0; i < ns; i++)
 		json_array_append_new(scheds, schedule_doc(&ss[i]));
 	json_object_set_new(doc, "groups", groups);
@@ -162,7 +163,8 @@ int schedules_changed(struct server *srv, int64_t host_id, int64_t *version)
 
 	if (r < 0)
 		return r;
-	r = schedules_agent_doc(srv, host_id, v, &doc);
+	/* Without hooks: the command row is not sealed; hooks are added on delivery. */
+	r = schedules_agent_doc(srv, host_id, v, false, &doc);
 	if (r < 0)
 		return r;
 	cmd = json_pack("{s:s,s:o}", "type", "schedule", "schedule", doc);
@@ -180,7 +182,7 @@ json_t *agent_schedule_json(struct server *srv, int64_t host_id)
 {
 	json_t *doc = NULL;
 
-	if (sources_ensure_default(srv, host_id) < 0 || schedules_agent_doc(srv, host_id, -1, &doc) < 0) {
+	if (sources_ensure_default(srv, host_id) < 0 || schedules_agent_doc(srv, host_id, -1, true, &doc) < 0) {
 		log_warnx("cannot build the schedule of host %lld", (long long)host_id);
 		return json_pack("{s:i,s:[],s:[]}", "version", 0, "groups", "schedules");
 	}
@@ -314,4 +316,40 @@ json_t *schedules_schedule_json(const struct store_schedule *s, const struct tz_
 	util_time_rfc3339(s->updated_at, ts);
 	json_object_set_new(o, "updated_at", json_string(ts));
 	return o;
+}
+
+void schedules_expand_commands(struct server *srv, int64_t host_id, json_t *cmds)
+{
+	json_t *c, *g;
+	size_t i, k;
+
+	json_array_foreach(cmds, i, c)
+	{
+		const char *type = json_string_value(json_object_get(c, "type"));
+		if (type && strcmp(type, "run") == 0 && json_is_string(json_object_get(c, "credential"))) {
+			json_t *cred = maintenance_credential(srv, host_id);
+			if (cred)
+				json_object_set_new(c, "credential", cred);
+			else
+				json_object_del(c, "credential");
+			continue;
+		}
+		if (!type || strcmp(type, "schedule") != 0)
+			continue;
+		json_array_foreach(json_object_get(json_object_get(c, "schedule"), "groups"), k, g)
+		{
+			struct store_source s;
+			json_t *id = json_object_get(g, "id");
+			if (!json_is_integer(id) ||
+			    store_source_get(srv->store, host_id, json_integer_value(id), NULL, &s) < 0)
+				continue;
+			if (s.hooks) {
+				json_t *full = group_doc(srv, &s, true), *h = json_object_get(full, "hooks");
+				if (h)
+					json_object_set(g, "hooks", h);
+				json_decref(full);
+			}
+			store_source_release(&s);
+		}
+	}
 }

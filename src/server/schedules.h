@@ -33,10 +33,16 @@ int sources_ensure_default(struct server *srv, int64_t host_id);
  * call agentd_notify() after the commit.  OUT: *version (nullable). */
 int schedules_changed(struct server *srv, int64_t host_id, int64_t *version);
 
-/* The schedule document for the agent: {"version","timezone","groups":[…
- * with hooks…],"schedules":[…]}.  Holds hook commands in clear: only for
- * the agent.  OUT: *out (new reference).  Return 0 or -errno. */
-int schedules_agent_doc(struct server *srv, int64_t host_id, int64_t version, json_t **out);
+/* The schedule document for the agent: {"version","timezone","groups":[…],
+ * "schedules":[…]}; version < 0 = the current one.  with_hooks puts the hook
+ * commands in clear into the groups: only for a reply to the agent, never
+ * for anything stored.  OUT: *out (new reference).  Return 0 or -errno. */
+int schedules_agent_doc(struct server *srv, int64_t host_id, int64_t version, bool with_hooks, json_t **out);
+
+/* Just before commands go to the agent: put the (unsealed) hooks into the
+ * groups of every `schedule` command in cmds (stored without them), and the
+ * privileged credential into `run` commands marked "credential". */
+void schedules_expand_commands(struct server *srv, int64_t host_id, json_t *cmds);
 
 /* The zone to show a host's next runs in (its agent-reported zone, else
  * UTC).  OUT: *z (free with tz_zone_free), name[TZ_NAME_MAX + 1]. */

@@ -120,6 +120,10 @@ def test_due_work_queued_as_system_jobs(mserver, madmin):
     assert runs["prune"]["credential"] == {"password": PRIV}
     assert runs["prune"]["actor"] == "system"
     assert "credential" not in runs["check"] and "credential" not in runs["forget"]
+    for name in ("restic-manager.db", "restic-manager.db-wal"):
+        p = os.path.join(mserver.data_dir, name)
+        if os.path.exists(p):
+            assert PRIV.encode() not in open(p, "rb").read(), name
     # Not queued again while those are pending, even when due again.
     age(mserver, hid)
     n = len(system_jobs(madmin, hid))

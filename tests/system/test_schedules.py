@@ -154,10 +154,18 @@ def test_hooks_sealed_at_rest_and_sent_to_the_agent_only(server, admin):
     assert "hook-s3cret-XYZZY" not in server.log_text()
     audit = admin.get("/api/v1/audit?limit=100")
     assert audit.status_code == 200 and "hook-s3cret-XYZZY" not in audit.text
-    # The agent gets them in hello.
+    # The agent gets them in hello and in the schedule command (added on delivery).
     groups = {g["name"]: g for g in a.hello()["schedule"]["groups"]}
     assert groups["app"]["hooks"] == {"pre": HOOK_SECRET}
     assert "hooks" not in groups["default"]
+    cmd = [c for c in a.commands() if c["type"] == "schedule"][-1]
+    groups = {g["name"]: g for g in cmd["schedule"]["groups"]}
+    assert groups["app"]["hooks"] == {"pre": HOOK_SECRET}
+    # Never in clear in the database files (the command rows hold no hooks).
+    for name in ("restic-manager.db", "restic-manager.db-wal"):
+        p = os.path.join(server.data_dir, name)
+        if os.path.exists(p):
+            assert b"hook-s3cret-XYZZY" not in open(p, "rb").read(), name
 
 
 def test_sources_bad_input(server, admin):
