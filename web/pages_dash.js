@@ -203,7 +203,16 @@ export async function pageDashboard(ctx) {
     put(clear(calBox), calendar(hosts, jobs));
   }
   await load();
-  const stop = fleetStream(() => { if (!ctx.stale()) load().catch(() => {}); }, null, (ok) => { live.textContent = ok ? 'live' : 'reconnecting…'; });
+  // At most one refresh in flight; events arriving meanwhile cause one more.
+  let busy = false, again = false;
+  const refresh = async () => {
+    if (ctx.stale()) return;
+    if (busy) { again = true; return; }
+    busy = true;
+    try { await load(); } catch { /* keep the last view */ } finally { busy = false; }
+    if (again) { again = false; refresh(); }
+  };
+  const stop = fleetStream(refresh, null, (ok) => { live.textContent = ok ? 'live' : 'reconnecting…'; });
   // Ages ("5 min ago") refresh without a reload.
   const ages = setInterval(() => { if (!ctx.stale()) drawTable(); }, 60000);
   return () => { stop(); clearInterval(ages); };

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Server, Agent, ADMIN, AGENT_BIN, launchBrowser, newPage, shot, uiLogin, unexpectedErrors, bootstrapAdmin, restic, routeExists, waitFor, slowRestic } from './harness.js';
+import { Server, Agent, ADMIN, AGENT_BIN, launchBrowser, newPage, shot, uiLogin, unexpectedErrors, bootstrapAdmin, restic, routeExists, waitFor, slowRestic, unlabelledControls } from './harness.js';
 
 const REPO_PASSWORD = 'repo password for tests';
 let server, browser, admin, work, missing = {};
@@ -72,6 +72,7 @@ test('add a host: install commands, then the enrolled host appears live', async 
   const linux = await page.locator('.cmd pre').first().textContent();
   assert.ok(linux.includes(token) || linux.includes('RM_ENROL_TOKEN'), 'linux command carries the token');
   await page.getByText(/Token expires in \d+:\d\d/).waitFor();
+  assert.deepEqual(await unlabelledControls(page), []);
   await shot(page, 'add-host');
 
   // Uploads throttled so the backup scenario can watch a job run.
@@ -158,6 +159,7 @@ test('host detail: every tab renders; schedules and source groups can be added',
   const id = state.host.id;
   await page.goto(`/#/hosts/${id}/snapshots`);
   await page.getByRole('heading', { name: /\d+ snapshots?/ }).waitFor({ timeout: 30000 });
+  assert.deepEqual(await unlabelledControls(page), []);
   await shot(page, 'host-snapshots');
   const has = {
     sources: await routeExists(server, 'GET', `/api/v1/hosts/${id}/sources`),
@@ -173,6 +175,7 @@ test('host detail: every tab renders; schedules and source groups can be added',
   } else {
     await page.getByText('Source groups not available').waitFor();
   }
+  assert.deepEqual(await unlabelledControls(page), []);
   await shot(page, 'host-sources');
   await page.getByRole('link', { name: 'Schedules' }).click();
   if (has.schedules) {
@@ -183,6 +186,7 @@ test('host detail: every tab renders; schedules and source groups can be added',
   } else {
     await page.getByText('Schedules not available').waitFor();
   }
+  assert.deepEqual(await unlabelledControls(page), []);
   await shot(page, 'host-schedules');
   await page.getByRole('link', { name: 'Repository' }).click();
   await page.getByRole('button', { name: 'Prune' }).waitFor();
@@ -216,6 +220,17 @@ test('host detail: every tab renders; schedules and source groups can be added',
   assert.ok(overflow <= 0, `host page is ${overflow}px wider than 360 px`);
   await shot(narrow, 'host-360');
   await narrow.context().close();
+
+  const dark = await newPage(browser, server, { colorScheme: 'dark' });
+  await uiLogin(dark, ADMIN.username, ADMIN.password);
+  await dark.locator('a.host-link', { hasText: 'web-01' }).waitFor();
+  await shot(dark, 'dashboard-dark');
+  await dark.goto(`/#/hosts/${id}/jobs`);
+  await dark.locator('tbody a').first().click();
+  await dark.getByRole('heading', { name: 'Log' }).waitFor();
+  await shot(dark, 'job-dark');
+  assert.deepEqual(unexpectedErrors(dark), []);
+  await dark.context().close();
 });
 
 test('browse a snapshot tree and restore a file to a new directory', async (t) => {
@@ -239,6 +254,7 @@ test('browse a snapshot tree and restore a file to a new directory', async (t) =
   }
   await page.getByRole('button', { name: `Open ${state.data}/docs`, exact: true }).click();
   await page.getByRole('checkbox', { name: `Select ${state.data}/docs/hello.txt` }).check();
+  assert.deepEqual(await unlabelledControls(page), []);
   await shot(page, 'restore-tree');
   await page.getByRole('button', { name: 'Next: choose target →' }).click();
   const target = path.join(work, 'restored');

@@ -231,3 +231,10 @@ export async function routeExists(server, method, p) {
   const body = await r.json().catch(() => null);
   return !(body && body.error && /route/.test(body.error.message || ''));
 }
+
+/** Form controls in <main> without an accessible label (should be none). */
+export function unlabelledControls(page) {
+  return page.evaluate(() => [...document.querySelectorAll('main input, main select, main textarea')]
+    .filter((el) => el.type !== 'hidden' && !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+    .map((el) => el.outerHTML));
+}
