@@ -12,8 +12,8 @@
 
 #include "web_assets.h"
 
-#define WEB_CSP                                                                                        \
-	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+#define WEB_CSP                                                                                                        \
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "                              \
 	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
 static const struct web_asset *web_asset_find(const char *path)
