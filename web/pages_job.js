@@ -94,6 +94,7 @@ export async function pageJob(ctx) {
       ['Data added', fmtBytes(s.data_added)], ['Processed', fmtBytes(s.total_bytes_processed)], ['restic duration', s.total_duration !== undefined ? fmtDuration(s.total_duration) : null]]
       .filter(([, v]) => v !== null && v !== '—');
     if (rows.length) put(summaryBox, h('section', { class: 'card' }, h('h2', { text: 'Summary' }), h('dl', { class: 'kv' }, rows.map(([k, v]) => [h('dt', { text: k }), h('dd', null, v)]))));
+    else put(summaryBox, h('section', { class: 'card' }, h('h2', { text: 'Result' }), h('pre', { class: 'result' }, h('code', { text: JSON.stringify(s, null, 2) }))));
   };
   const setProgress = (p, final) => {
     // The agent reports percent 0..100; restic's own percent_done is 0..1.
@@ -146,7 +147,6 @@ export async function pageJob(ctx) {
 
   // Live stream: the server replays the job's events from the start (or from
   // Last-Event-ID when the browser reconnects), so a reload shows everything.
-  const key = `rm_job_${id}_last`;
   const onJob = (d) => {
     if (!d || typeof d !== 'object') return;
     const j = d.job || d;
@@ -154,7 +154,6 @@ export async function pageJob(ctx) {
     if (j.progress && typeof j.progress === 'object' && !FINAL.has(job.status)) setProgress(j.progress);
   };
   const handlers = {
-    onid: (eid) => { try { sessionStorage.setItem(key, eid); } catch { /* ignore */ } },
     'job.progress': (d) => setProgress(d), progress: (d) => setProgress(d),
     'job.log': (d) => appendLines(d.lines || (Array.isArray(d) ? d : [d])), log: (d) => appendLines(d.lines || (Array.isArray(d) ? d : [d])),
     'job.started': (d) => { job.status = 'running'; Object.assign(job, d.job || {}); drawStatus(); },
@@ -296,7 +295,11 @@ export async function pageRestore(ctx) {
       t.addEventListener('input', () => { st.target = t.value; });
       put(body, field('Destination host', selEl), field('Target directory on that host (optional)', t));
       listAll('/hosts').then((hs) => {
-        put(clear(selEl), h('option', { value: '', text: 'Choose a host' }), hs.filter((x) => String(x.id) !== String(hostId)).map((x) => h('option', { value: x.id, text: `${hostName(x)} (${hostStatus(x)})`, selected: String(x.id) === String(st.otherHost) })));
+        // Another host can restore only from a repository it can open: the same URL.
+      const url = host.repository && host.repository.url;
+      const others = hs.filter((x) => String(x.id) !== String(hostId) && (!url || !x.repository || x.repository.url === url));
+      put(clear(selEl), h('option', { value: '', text: others.length ? 'Choose a host' : 'No other host uses this repository' }),
+        others.map((x) => h('option', { value: x.id, text: `${hostName(x)} (${hostStatus(x)})`, selected: String(x.id) === String(st.otherHost) })));
       }).catch((e) => { put(clear(selEl), h('option', { value: '', text: 'cannot load hosts: ' + e.message })); });
       selEl.addEventListener('change', () => { st.otherHost = selEl.value; });
     } else {
