@@ -101,9 +101,14 @@ export async function pageUsers(ctx) {
             if (!await confirmDialog({ title: `Delete ${u.username}?`, text: 'Their sessions and API tokens stop working at once.', ok: 'Delete user', typed: u.username })) return;
             try { await api.del(`/users/${u.id}`); toast('User deleted', 'ok'); load(); } catch (e) { toast(e.message, 'bad'); }
           });
+          const toggle = h('button', { type: 'button', class: 'btn small', text: u.disabled ? 'Enable' : 'Disable', disabled: self, 'aria-label': `${u.disabled ? 'Enable' : 'Disable'} user ${u.username}` });
+          toggle.addEventListener('click', async () => {
+            if (!u.disabled && !await confirmDialog({ title: `Disable ${u.username}?`, text: 'Their sessions end and their API tokens are revoked (enabling again does not bring the tokens back).', ok: 'Disable user' })) return;
+            try { await api.patch(`/users/${u.id}`, { disabled: !u.disabled }); toast(u.disabled ? 'User enabled' : 'User disabled', 'ok'); load(); } catch (e) { toast(e.message, 'bad'); }
+          });
           return h('tr', null, h('td', { 'data-label': 'User' }, h('strong', { text: u.username }), self ? h('span', { class: 'muted', text: ' (you)' }) : null, u.disabled ? [' ', badge('none', 'disabled')] : null),
             h('td', { 'data-label': 'Role' }, sel), h('td', { 'data-label': 'Created', text: fmtTime(u.created_at) }),
-            h('td', { 'data-label': 'Last login' }, u.last_login_at ? ageEl(u.last_login_at) : 'never'), h('td', { class: 'actions-cell' }, del));
+            h('td', { 'data-label': 'Last login' }, u.last_login_at ? ageEl(u.last_login_at) : 'never'), h('td', { class: 'actions-cell' }, toggle, ' ', del));
         })))));
     } catch (e) { put(clear(box), errorBox(e, 'users')); }
   }

@@ -99,6 +99,11 @@ test('admin manages users; a viewer sees no admin or write actions', async () =>
   await page.getByLabel('Role', { exact: true }).selectOption('viewer');
   await page.getByRole('button', { name: 'Add user' }).click();
   await page.getByRole('cell', { name: 'vera', exact: true }).waitFor();
+  // Disable (confirmed) and enable again.
+  await page.getByRole('button', { name: 'Disable user vera' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Disable user' }).click();
+  await page.getByRole('button', { name: 'Enable user vera' }).click();
+  await page.getByRole('button', { name: 'Disable user vera' }).waitFor();
   await shot(page, 'users');
   await page.getByRole('link', { name: 'Audit' }).click();
   await page.getByRole('heading', { name: 'Audit trail' }).waitFor();
