@@ -33,7 +33,8 @@
 #include "agent/scrub.h"
 #include "common/util.h"
 
-enum step { STEP_MAIN = 0, STEP_SNAPSHOTS, STEP_RAW_STATS, STEP_END };
+/* The pre/post-backup hooks (schedule groups) run around the restic steps. */
+enum step { STEP_MAIN = 0, STEP_SNAPSHOTS, STEP_RAW_STATS, STEP_PRE_HOOK, STEP_POST_HOOK, STEP_END };
 enum out_mode { OUT_LINES = 0, OUT_CAPTURE, OUT_TREE };
 
 struct job_stream {
@@ -47,6 +48,8 @@ struct job_stream {
 
 struct job {
 	char *restic, *cache_dir, *job_id, *kind, *actor, *url, *password;
+	char *hook_pre, *hook_post; /* backup hooks (operator commands), or NULL */
+	bool pre_failed;
 	json_t *args, *env;
 	int64_t upload_kbps, download_kbps;
 	struct job_sink sink;
@@ -635,8 +638,73 @@ static void env_free(char **vec)
 	free(vec);
 }
 
+static const char *status_name(int st);
+
+/* A hook's environment: ours without any repository credential, plus
+ * RM_JOB_ID, RM_JOB_KIND, RM_HOOK and, for the post hook, RM_JOB_STATUS and
+ * RM_JOB_EXIT_CODE. */
+static char **hook_env(const struct job *j, enum step s)
+{
+	const char *const *base = plat_environ();
+	size_t n = 0, o = 0;
+	char **vec, code[24];
+
+	while (base[n])
+		n++;
+	vec = calloc(n + 6, sizeof(*vec));
+	if (!vec)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!env_overridden(j, base[i]))
+			vec[o++] = strdup(base[i]);
+	vec[o++] = env_entry("RM_JOB_ID", j->job_id);
+	vec[o++] = env_entry("RM_JOB_KIND", j->kind);
+	vec[o++] = env_entry("RM_HOOK", s == STEP_PRE_HOOK ? "pre" : "post");
+	if (s == STEP_POST_HOOK) {
+		vec[o++] = env_entry("RM_JOB_STATUS", status_name(j->status));
+		snprintf(code, sizeof(code), "%d", j->have_exit ? j->exit_code : -1);
+		vec[o++] = env_entry("RM_JOB_EXIT_CODE", code);
+	}
+	return vec;
+}
+
+/* Run a hook through the system shell; its output goes to the job log. */
+static void hook_start(struct job *j, enum step s)
+{
+	const char *vec[4];
+	char **env, msg[160];
+	const char *which = s == STEP_PRE_HOOK ? "pre" : "post";
+	int r;
+
+	j->step = s;
+	j->mode = OUT_LINES;
+	j->spawn_failed = false;
+	j->step_exit = -1;
+	j->cap_len = 0;
+	j->cap_over = false;
+	memset(j->st, 0, sizeof(j->st));
+	snprintf(msg, sizeof(msg), "running the %s-backup hook", which);
+	log_agent(j, msg);
+	plat_shell_argv(s == STEP_PRE_HOOK ? j->hook_pre : j->hook_post, vec);
+	env = hook_env(j, s);
+	r = env ? plat_child_spawn(vec[0], vec, (const char *const *)env, &j->child) : -ENOMEM;
+	env_free(env);
+	if (r < 0) {
+		j->child = NULL;
+		j->spawn_failed = true;
+		snprintf(msg, sizeof(msg), "cannot run the %s-backup hook: %s", which, strerror(-r));
+		log_agent(j, msg);
+	}
+}
+
+static void hook_start(struct job *j, enum step s);
+
 static void step_start(struct job *j, enum step s)
 {
+	if (s == STEP_PRE_HOOK || s == STEP_POST_HOOK) {
+		hook_start(j, s);
+		return;
+	}
 	json_t *argv = step_argv(j, s, &j->mode);
 	const char *vec[300];
 	size_t n = 0, i;
@@ -714,6 +782,20 @@ static void step_done(struct job *j, int code)
 	char t[32];
 
 	log_flush(j);
+	if (j->step == STEP_PRE_HOOK || j->step == STEP_POST_HOOK) {
+		bool pre = j->step == STEP_PRE_HOOK;
+		if (code != 0) {
+			snprintf(j->last_err, sizeof(j->last_err), "the %s-backup hook failed (exit code %d)%s",
+				 pre ? "pre" : "post", code, pre ? ": backup skipped" : "");
+			log_agent(j, j->last_err);
+			if (pre) {
+				j->pre_failed = true;
+				j->status = ST_FAILED;
+				snprintf(j->fatal, sizeof(j->fatal), "%s", j->last_err);
+			}
+		}
+		return;
+	}
 	if (j->mode == OUT_CAPTURE && code == 0)
 		doc = capture_doc(j);
 	if (j->step == STEP_MAIN) {
@@ -761,7 +843,7 @@ static void step_done(struct job *j, int code)
 	json_decref(doc);
 }
 
-static enum step step_following(const struct job *j)
+static enum step step_following_restic(const struct job *j)
 {
 	bool ok = j->status == ST_SUCCEEDED || j->status == ST_WARNING;
 
@@ -775,6 +857,20 @@ static enum step step_following(const struct job *j)
 		}
 	}
 	return STEP_END;
+}
+
+/* Pre hook → main (or straight to the post hook when it failed); the post
+ * hook runs after the last restic step whatever its result. */
+static enum step step_following(const struct job *j)
+{
+	enum step next;
+
+	if (j->step == STEP_POST_HOOK)
+		return STEP_END;
+	if (j->step == STEP_PRE_HOOK && !j->pre_failed)
+		return STEP_MAIN;
+	next = j->step == STEP_PRE_HOOK ? STEP_END : step_following_restic(j);
+	return next == STEP_END && j->hook_post ? STEP_POST_HOOK : next;
 }
 
 static const char *status_name(int st)
@@ -862,6 +958,12 @@ int job_start(const struct job_params *p, const struct job_sink *sink, struct jo
 	j->password = strdup(p->repo.password ? p->repo.password : "");
 	j->args = p->args ? json_incref(p->args) : json_object();
 	j->env = p->repo.env && json_is_object(p->repo.env) ? json_incref(p->repo.env) : json_object();
+	if (strcmp(p->kind, "backup") == 0 && json_is_object(p->hooks)) {
+		const char *pre = json_string_value(json_object_get(p->hooks, "pre"));
+		const char *post = json_string_value(json_object_get(p->hooks, "post"));
+		j->hook_pre = pre && *pre ? strdup(pre) : NULL;
+		j->hook_post = post && *post ? strdup(post) : NULL;
+	}
 	j->upload_kbps = p->repo.upload_kbps;
 	j->download_kbps = p->repo.download_kbps;
 	j->sink = *sink;
@@ -884,7 +986,7 @@ int job_start(const struct job_params *p, const struct job_sink *sink, struct jo
 		json_object_set(ev, "args", j->args);
 		emit(j, ev, JOB_EV_RESULT);
 	}
-	step_start(j, STEP_MAIN);
+	step_start(j, j->hook_pre ? STEP_PRE_HOOK : STEP_MAIN);
 	*out = j;
 	return 0;
 }
@@ -1003,6 +1105,8 @@ void job_free(struct job *j)
 {
 	if (!j)
 		return;
+	free(j->hook_pre);
+	free(j->hook_post);
 	if (j->child) {
 		/* only at exit with a job still running: do not leave it behind */
 		plat_child_signal(j->child, true);

@@ -51,6 +51,11 @@ struct job_params {
 				* restore needs "target" here (the agent resolves
 				* "no target" and "in_place" before) */
 	const char *actor;     /* user / schedule / system */
+	json_t *hooks;         /* backup only: {"pre","post"} shell commands of the
+				* group (borrowed, nullable); a failing pre hook
+				* skips the backup (job failed), the post hook runs
+				* after it whatever the result (not after a cancel)
+				* with RM_JOB_STATUS / RM_JOB_EXIT_CODE set */
 	struct job_repo repo;
 };
 

@@ -110,6 +110,10 @@ int64_t plat_mono_ms(void);
 /* The process environment as a NULL-terminated array (borrowed). */
 const char *const *plat_environ(void);
 
+/* The argument vector that runs command through the system shell
+ * ("/bin/sh -c command"); out[3] = NULL.  command is borrowed. */
+void plat_shell_argv(const char *command, const char *out[4]);
+
 /* Append data to path (created with mode 0600 if missing) and flush it to
  * stable storage before returning.  Return 0 or -errno. */
 int plat_append_sync(const char *path, const void *data, size_t len);

@@ -378,3 +378,11 @@ int plat_append_sync(const char *path, const void *data, size_t len)
 	close(fd);
 	return r;
 }
+
+void plat_shell_argv(const char *command, const char *out[4])
+{
+	out[0] = "/bin/sh";
+	out[1] = "-c";
+	out[2] = command;
+	out[3] = NULL;
+}

@@ -287,3 +287,16 @@ int64_t schedule_tick(struct schedule_runner *s, json_t *queue, int64_t real_now
 		wait = SCHEDULE_MAX_WAIT_MS;
 	return wait < 50 ? 50 : wait;
 }
+
+json_t *schedule_group_hooks(struct schedule_runner *s, const char *kind, json_t *args)
+{
+	json_t *tags = json_object_get(args, "tags"), *g, *h;
+	const char *name;
+
+	if (!s || !kind || strcmp(kind, "backup") != 0 || json_array_size(tags) != 1)
+		return NULL;
+	name = json_string_value(json_array_get(tags, 0));
+	g = name ? find_group(s, name) : NULL;
+	h = json_object_get(g, "hooks");
+	return json_is_object(h) ? h : NULL;
+}

@@ -43,6 +43,10 @@ void schedule_free(struct schedule_runner *s);
 /* A new schedule document (borrowed) was applied. */
 void schedule_set(struct schedule_runner *s, json_t *doc);
 
+/* The hooks ({"pre","post"}; borrowed, valid until the next schedule_set)
+ * of the group a backup belongs to (its single tag), or NULL. */
+json_t *schedule_group_hooks(struct schedule_runner *s, const char *kind, json_t *args);
+
 /* Queue the runs that are due at real time now (unix seconds) by appending
  * run commands to queue.  OUT: *added (commands appended; the caller saves
  * the queue).  Return milliseconds until the next run is due (capped). */

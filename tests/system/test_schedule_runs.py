@@ -186,3 +186,49 @@ def test_server_down_while_scheduled_backups_run(admin, make_agent, tmp_path, se
     snaps = wait_for(lambda: (lambda s: s if len(s) == len(backups) else None)(snapshots(admin, hid)),
                      timeout=TIMEOUT, what="one snapshot per scheduled backup")
     assert {s["short_id"] for s in snaps} == {j["summary"]["snapshot_id"] for j in backups}
+
+
+def run_job(admin, hid, body):
+    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json=body)
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    return wait_for(lambda: (lambda j: j if j["status"] in FINAL else None)(admin.get(f"/api/v1/jobs/{jid}").json()),
+                    timeout=TIMEOUT, what=f"job {body['kind']}")
+
+
+def test_pre_and_post_backup_hooks(admin, make_agent, tmp_path):
+    src = str(tmp_path / "src")
+    make_tree(src, 3)
+    out = tmp_path / "hooks"
+    out.mkdir()
+    agent = enrol(admin, make_agent, tmp_path, "hooks-1", [src])
+    hid = agent.host_id
+    run_init(admin, hid)
+    pre = f'echo "pre $RM_JOB_KIND $RM_HOOK" > {out}/pre; env > {out}/env; echo hook-output-line'
+    post = f'echo "post $RM_JOB_STATUS $RM_JOB_EXIT_CODE" > {out}/post'
+    r = admin.post(f"/api/v1/hosts/{hid}/sources", json={"name": "app", "paths": [src],
+                                                         "hooks": {"pre": pre, "post": post}})
+    assert r.status_code == 201, r.text
+    wait_applied(admin, hid)
+    j = run_job(admin, hid, {"kind": "backup", "group": "app"})
+    log = admin.get(f"/api/v1/jobs/{j['id']}/log").text
+    assert j["status"] == "succeeded", (j, log)
+    assert "running the pre-backup hook" in log and "hook-output-line" in log
+    assert "running the post-backup hook" in log
+    assert (out / "pre").read_text().strip() == "pre backup pre"
+    assert (out / "post").read_text().strip() == "post succeeded 0"
+    env = (out / "env").read_text()
+    assert PASSWORD not in env and "RESTIC_PASSWORD" not in env
+    n_snaps = len(snapshots(admin, hid))
+
+    # A failing pre hook skips the backup; the post hook still runs and sees the failure.
+    assert admin.patch(f"/api/v1/hosts/{hid}/sources/app",
+                       json={"hooks": {"pre": "echo failing-pre; exit 7", "post": post}}).status_code == 200
+    wait_applied(admin, hid)
+    j = run_job(admin, hid, {"kind": "backup", "group": "app"})
+    log = admin.get(f"/api/v1/jobs/{j['id']}/log").text
+    assert j["status"] == "failed", (j, log)
+    assert "pre-backup hook failed (exit code 7)" in (j.get("error") or ""), j
+    assert "failing-pre" in log and "running: restic backup" not in log
+    assert (out / "post").read_text().strip() == "post failed -1"
+    assert len(snapshots(admin, hid)) == n_snaps
