@@ -626,6 +626,7 @@ static void maybe_start_job(struct agent *a)
 		p.actor = cmd_str(c, "actor") ? cmd_str(c, "actor") : "user";
 		if (credential_get(p.job_id))
 			p.repo.password = credential_get(p.job_id);
+		p.hooks = schedule_group_hooks(a->sched, p.kind, args);
 	}
 	p.args = args;
 	if (!tree) {
