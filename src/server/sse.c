@@ -38,6 +38,9 @@ struct sse_sub {
 	struct evhttp_connection *evcon;
 	char job_id[STORE_JOB_ID_LEN + 1]; /* "" for the fleet stream */
 	int64_t last_line;                 /* job streams: highest log line sent */
+	int64_t job_rid;                   /* job streams: the job's row id */
+	bool replaying;                    /* stored lines still to send (paced by replay_ev) */
+	struct event *replay_ev;
 	TAILQ_ENTRY(sse_sub) entry;
 };
 
@@ -60,6 +63,8 @@ struct sse {
 
 static void sub_remove(struct sse_sub *s)
 {
+	if (s->replay_ev)
+		event_free(s->replay_ev);
 	TAILQ_REMOVE(&s->sse->subs, s, entry);
 	s->sse->nsubs--;
 	free(s);
@@ -260,13 +265,15 @@ void sse_publish_fleet(struct server *srv, const char *event, json_t *data)
 
 struct replay {
 	struct sse_sub *s;
-	bool dropped;
+	bool dropped, full;
+	int64_t rows;
 };
 
 static int replay_line(void *arg, int64_t line, const char *t, const char *stream, const char *text)
 {
 	struct replay *rp = arg;
 	json_t *d = json_pack("{s:I,s:s,s:s,s:s}", "line", (json_int_t)line, "t", t, "stream", stream, "text", text);
+	struct bufferevent *bev;
 	int r = sub_event(rp->s, line, "log", d);
 	json_decref(d);
 	if (r < 0) {
@@ -274,7 +281,65 @@ static int replay_line(void *arg, int64_t line, const char *t, const char *strea
 		return 1;
 	}
 	rp->s->last_line = line;
+	rp->rows++;
+	bev = rp->s->evcon ? evhttp_connection_get_bufferevent(rp->s->evcon) : NULL;
+	if (bev && evbuffer_get_length(bufferevent_get_output(bev)) >= SSE_REPLAY_CHUNK) {
+		rp->full = true;
+		return 1;
+	}
 	return 0;
+}
+
+/* Send the final state and "end" if the job is final; return true when the stream ended. */
+static bool sub_end_if_final(struct server *srv, struct sse_sub *s)
+{
+	struct store_job j;
+	json_t *state;
+	bool final;
+
+	if (store_job_get(srv->store, s->job_id, &j) < 0)
+		return false;
+	final = store_job_status_is_final(j.status);
+	if (final) {
+		state = api_job_json(&j);
+		if (sub_event(s, s->last_line, "state", state) == 0 && sub_event(s, s->last_line, "end", NULL) == 0)
+			sub_end(s);
+		json_decref(state);
+	}
+	store_job_release(&j);
+	return final;
+}
+
+/* Send the next page of stored lines.  A long log goes out in pieces of
+ * about SSE_REPLAY_CHUNK as the connection drains, so replaying never trips
+ * the slow-client cap; live lines wait (they are in the database too). */
+static void replay_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct sse_sub *s = arg;
+	struct server *srv = s->sse->srv;
+	struct bufferevent *bev = s->evcon ? evhttp_connection_get_bufferevent(s->evcon) : NULL;
+	struct timeval tv = {0, SSE_REPLAY_TICK_MS * 1000};
+	struct replay rp = {s, false, false, 0};
+
+	(void)fd;
+	(void)what;
+	if (bev && evbuffer_get_length(bufferevent_get_output(bev)) >= SSE_REPLAY_CHUNK) {
+		event_add(s->replay_ev, &tv); /* still draining */
+		return;
+	}
+	if (store_job_log_each(srv->store, s->job_rid, s->last_line, SSE_REPLAY_PAGE, replay_line, &rp) < 0) {
+		if (!rp.dropped)
+			event_add(s->replay_ev, &tv); /* try again */
+		return;
+	}
+	if (rp.dropped)
+		return; /* s is gone */
+	if (rp.full || rp.rows == SSE_REPLAY_PAGE) {
+		event_add(s->replay_ev, &tv);
+		return;
+	}
+	s->replaying = false;
+	sub_end_if_final(srv, s);
 }
 
 void api_job_stream(struct http_ctx *c)
@@ -283,7 +348,6 @@ void api_job_stream(struct http_ctx *c)
 	const char *id = c->params[0];
 	struct store_job j;
 	struct sse_sub *s;
-	struct replay rp;
 	int64_t last = last_event_id(c);
 	json_t *state;
 	int r;
@@ -311,23 +375,22 @@ void api_job_stream(struct http_ctx *c)
 		return;
 	}
 	s->last_line = last;
+	s->job_rid = j.rid;
+	s->replaying = true;
+	s->replay_ev = evtimer_new(srv->base, replay_step, s);
 	state = api_job_json(&j);
+	store_job_release(&j);
 	r = sub_write(s, "retry: 3000\n\n", 13);
 	if (r == 0)
 		r = sub_event(s, last, "state", state);
 	json_decref(state);
-	if (r < 0) {
-		store_job_release(&j);
+	if (r < 0)
+		return;
+	if (!s->replay_ev) {
+		sub_end(s);
 		return;
 	}
-	rp.s = s;
-	rp.dropped = false;
-	store_job_log_each(srv->store, j.rid, last, INT64_MAX, replay_line, &rp);
-	if (!rp.dropped && store_job_status_is_final(j.status)) {
-		if (sub_event(s, s->last_line, "end", NULL) == 0)
-			sub_end(s);
-	}
-	store_job_release(&j);
+	replay_step(-1, 0, s);
 }
 
 void sse_publish_job(struct server *srv, const char *job_id, const char *event, int64_t id, json_t *data)
@@ -345,7 +408,7 @@ void sse_publish_job(struct server *srv, const char *job_id, const char *event, 
 		if (strcmp(s->job_id, job_id) != 0)
 			continue;
 		if (is_log) {
-			if (id <= s->last_line)
+			if (id <= s->last_line || s->replaying)
 				continue;
 			if (sub_event(s, id, event, data) == 0)
 				s->last_line = id;
@@ -368,8 +431,8 @@ void sse_job_finished(struct server *srv, const char *job_id, int64_t id, json_t
 	}
 	TAILQ_FOREACH_SAFE(s, &sse->subs, entry, tmp)
 	{
-		if (strcmp(s->job_id, job_id) != 0)
-			continue;
+		if (strcmp(s->job_id, job_id) != 0 || s->replaying)
+			continue; /* a replaying stream ends itself after its last stored line */
 		if (sub_event(s, s->last_line, "state", data) < 0)
 			continue;
 		if (sub_event(s, s->last_line, "end", NULL) < 0)

@@ -694,3 +694,27 @@ def test_fleet_stream_reset_and_head(server, admin):
     assert r.status_code == 401
     r = admin.get("/api/v1/jobs/" + "f" * 32 + "/stream")
     assert r.status_code == 404 and error_code(r) == "not_found"
+
+
+def test_job_stream_replays_a_long_log(server, admin):
+    a = new_agent(server, admin)
+    job = create_job(admin, a.host_id, kind="backup", paths=["/x"])
+    jid = job["id"]
+    a.send([{"type": "job.started", "job_id": jid, "kind": "backup", "actor": "user"}])
+    text = "z" * 3000
+    for b in range(4):  # 4800 lines, ~14 MB of events: far beyond the 1 MiB slow-client cap
+        r = a.send([{"type": "job.log", "job_id": jid,
+                     "lines": [{"stream": "stdout", "text": f"{b}-{i}-{text}"} for i in range(1200)]}])
+        assert r.status_code == 200
+    a.send([{"type": "job.finished", "job_id": jid, "status": "succeeded", "exit_code": 0, "summary": None}])
+    resp = admin.s.get(server.url + f"/api/v1/jobs/{jid}/stream", stream=True, timeout=60)
+    events = []
+    th = threading.Thread(target=read_sse, args=(resp, lambda o: o[-1].get("event") == "end", events))
+    th.start()
+    th.join(timeout=60)
+    resp.close()
+    logs = [e for e in events if e["event"] == "log"]
+    assert len(logs) == 4800
+    assert [int(e["id"]) for e in logs] == list(range(1, 4801))
+    assert events[-1]["event"] == "end" and json.loads(events[-2]["data"])["status"] == "succeeded"
+    assert "dropping slow event-stream client" not in server.log_text()
