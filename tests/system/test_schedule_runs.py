@@ -232,3 +232,46 @@ def test_pre_and_post_backup_hooks(admin, make_agent, tmp_path):
     assert "failing-pre" in log and "running: restic backup" not in log
     assert (out / "post").read_text().strip() == "post failed -1"
     assert len(snapshots(admin, hid)) == n_snaps
+
+
+def test_missed_run_retried_per_group_policy_and_never_twice(admin, make_agent, tmp_path):
+    import json
+    import time
+    src = str(tmp_path / "src")
+    make_tree(src, 3)
+    agent = enrol(admin, make_agent, tmp_path, "missed-1", [src])
+    hid = agent.host_id
+    run_init(admin, hid)
+    assert admin.patch(f"/api/v1/hosts/{hid}/sources/default", json={"retry": {"count": 2}}).status_code == 200
+    assert admin.post(f"/api/v1/hosts/{hid}/sources",
+                      json={"name": "noretry", "paths": [src], "retry": {"count": 0}}).status_code == 201
+    r = admin.post(f"/api/v1/hosts/{hid}/schedules", json={"cron": "0 * * * *", "groups": ["default", "noretry"]})
+    assert r.status_code == 201, r.text
+    sid = str(r.json()["id"])
+    wait_applied(admin, hid)
+    state_path = os.path.join(agent.state_dir, "schedule_state.json")
+
+    def seen():
+        try:
+            return sid in json.load(open(state_path))["last"]
+        except (OSError, ValueError):
+            return False
+    wait_for(seen, timeout=TIMEOUT, what="the agent to note the schedule")
+    # The agent was down for three hours: three runs missed.
+    agent.stop()
+    st = json.load(open(state_path))
+    st["last"][sid] = int(time.time()) - 3 * 3600 - 60
+    json.dump(st, open(state_path, "w"))
+    agent.run()
+    b = wait_for(lambda: [j for j in sched_jobs(admin, hid, "backup") if j["status"] in FINAL], timeout=TIMEOUT,
+                 what="the catch-up backup")
+    assert len(b) == 1 and b[0]["args"]["tags"] == ["default"] and b[0]["status"] == "succeeded", b
+    assert re.search(r"group 'noretry' scheduled for \S+ was missed .* skipped", agent.log_text())
+    # Restarting again does not run the same scheduled time twice.
+    agent.stop()
+    agent.run()
+    t_end = time.monotonic() + 3
+    while time.monotonic() < t_end:
+        assert len(sched_jobs(admin, hid, "backup")) == 1
+        time.sleep(0.2)
+    assert agent.log_text().count("(backup of group 'default'") == 1
