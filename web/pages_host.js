@@ -57,8 +57,18 @@ export async function pageHost(ctx) {
   put(main, head, tabs(TABS, tab, (k) => `#/hosts/${id}/${k}`), body);
   const fn = { snapshots: tabSnapshots, sources: tabSources, schedules: tabSchedules, repo: tabRepo, jobs: tabJobs, settings: tabSettings }[tab];
   try { await fn(ctx, host, body); } catch (e) { put(clear(body), errorBox(e)); }
+  // Live: the header follows every event about this host; the read-only tabs
+  // (snapshots, repository, jobs) reload when one of its jobs changes state.
+  let tabDirty = false;
+  const FINAL = ['succeeded', 'warning', 'failed', 'cancelled'];
   const stop = fleetStream(async () => {
     try { host = await api.get(`/hosts/${encodeURIComponent(id)}`); if (!ctx.stale()) drawHead(); } catch { /* keep the old view */ }
+    if (tabDirty && !ctx.stale() && ['snapshots', 'repo', 'jobs'].includes(tab)) {
+      tabDirty = false;
+      try { await fn(ctx, host, body); } catch (e) { put(clear(body), errorBox(e)); }
+    }
+  }, (type, data) => {
+    if (type === 'job' && data && String(data.host_id) === String(id) && (tab === 'jobs' || FINAL.includes(data.status))) tabDirty = true;
   });
   return stop;
 }

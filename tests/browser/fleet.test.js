@@ -158,7 +158,13 @@ test('host detail: every tab renders; schedules and source groups can be added',
   await uiLogin(page, ADMIN.username, ADMIN.password);
   const id = state.host.id;
   await page.goto(`/#/hosts/${id}/snapshots`);
-  await page.getByRole('heading', { name: /\d+ snapshots?/ }).waitFor({ timeout: 30000 });
+  const heading = page.getByRole('heading', { name: /\d+ snapshots?/ });
+  await heading.waitFor({ timeout: 30000 });
+  // A backup started elsewhere shows up in the open tab without a reload.
+  const before = parseInt(await heading.textContent(), 10);
+  const job = await admin.post(`/api/v1/hosts/${id}/jobs`, { kind: 'backup', group: 'default' });
+  assert.equal(job.status, 201, job.text);
+  await page.getByRole('heading', { name: `${before + 1} snapshots` }).waitFor({ timeout: 60000 });
   assert.deepEqual(await unlabelledControls(page), []);
   await shot(page, 'host-snapshots');
   const has = {
