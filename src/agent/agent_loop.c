@@ -236,12 +236,13 @@ static void start_hello(struct agent *a)
 	char *text;
 	int r;
 
-	body = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:I}", "protocol_version", RM_PROTOCOL_VERSION,
+	body = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s}", "protocol_version", RM_PROTOCOL_VERSION,
 			 "agent_version", rm_version, "os", plat_os(), "arch", plat_arch(), "hostname", a->hostname,
 			 "restic_version", a->restic_version, "schedule_version", (json_int_t)a->st.schedule_version,
 			 "running_job_id",
 			 a->job && a->st.running_job_id[0] ? json_string(a->st.running_job_id) : json_null(),
-			 "last_command_seq", (json_int_t)a->st.last_command_seq);
+			 "last_command_seq", (json_int_t)a->st.last_command_seq, "timezone",
+			 schedule_timezone(a->sched));
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	url_for(a, url, sizeof(url), "/api/agent/v1/hello");

@@ -110,6 +110,10 @@ int64_t plat_mono_ms(void);
 /* The process environment as a NULL-terminated array (borrowed). */
 const char *const *plat_environ(void);
 
+/* The host's IANA time zone name ("Europe/Berlin") from TZ, /etc/timezone
+ * or the /etc/localtime link.  OUT: out[cap].  Return 0 or -ENOENT. */
+int plat_timezone_name(char *out, size_t cap);
+
 /* The argument vector that runs command through the system shell
  * ("/bin/sh -c command"); out[3] = NULL.  command is borrowed. */
 void plat_shell_argv(const char *command, const char *out[4]);

@@ -386,3 +386,37 @@ void plat_shell_argv(const char *command, const char *out[4])
 	out[2] = command;
 	out[3] = NULL;
 }
+
+int plat_timezone_name(char *out, size_t cap)
+{
+	const char *tz = getenv("TZ");
+	char buf[PLAT_PATH_MAX];
+	FILE *f;
+	ssize_t n;
+
+	if (tz && *tz) {
+		if (*tz == ':')
+			tz++;
+		if (*tz && *tz != '/' && util_strlcpy(out, tz, cap) == 0)
+			return 0;
+	}
+	f = fopen("/etc/timezone", "re");
+	if (f) {
+		bool ok = fgets(buf, sizeof(buf), f) != NULL;
+		fclose(f);
+		if (ok) {
+			buf[strcspn(buf, " \t\r\n")] = '\0';
+			if (buf[0] && util_strlcpy(out, buf, cap) == 0)
+				return 0;
+		}
+	}
+	n = readlink("/etc/localtime", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		const char *p;
+		buf[n] = '\0';
+		p = strstr(buf, "zoneinfo/");
+		if (p && util_strlcpy(out, p + 9, cap) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}

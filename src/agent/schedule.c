@@ -33,6 +33,7 @@ struct schedule_runner {
 	json_t *state; /* {"last": {...}} */
 	struct tz_zone *zone;
 	int64_t minute_seconds; /* test hook: real seconds per cron minute, 0 = off */
+	char tzname[TZ_NAME_MAX + 1]; /* IANA name of the zone, "" = unknown */
 };
 
 static int64_t vclock(const struct schedule_runner *s, int64_t now)
@@ -61,9 +62,14 @@ int schedule_open(const char *state_dir, struct schedule_runner **out)
 	if (hook && *hook && util_parse_i64(hook, 1, 3600, &s->minute_seconds) == 0)
 		log_warnx("test hook RM_TEST_SCHEDULE_MINUTE_SECONDS=%lld: a cron minute lasts %lld s",
 			  (long long)s->minute_seconds, (long long)s->minute_seconds);
-	if (tz_zone_load(NULL, &s->zone) < 0 && tz_zone_fixed(0, &s->zone) < 0) {
-		free(s);
-		return -ENOMEM;
+	/* The named zone (also reported to the server), else /etc/localtime, else UTC. */
+	if (plat_timezone_name(s->tzname, sizeof(s->tzname)) < 0 || !tz_is_valid_name(s->tzname) ||
+	    tz_zone_load(s->tzname, &s->zone) < 0) {
+		s->tzname[0] = '\0';
+		if (tz_zone_load(NULL, &s->zone) < 0 && tz_zone_fixed(0, &s->zone) < 0) {
+			free(s);
+			return -ENOMEM;
+		}
 	}
 	r = agent_json_load(state_dir, "schedule.json", &v);
 	if (r == 0 && json_is_object(v))
@@ -299,4 +305,9 @@ json_t *schedule_group_hooks(struct schedule_runner *s, const char *kind, json_t
 	g = name ? find_group(s, name) : NULL;
 	h = json_object_get(g, "hooks");
 	return json_is_object(h) ? h : NULL;
+}
+
+const char *schedule_timezone(const struct schedule_runner *s)
+{
+	return s ? s->tzname : "";
 }

@@ -22,8 +22,9 @@
  * seconds (a virtual clock anchored at a fixed epoch), so an every-minute
  * schedule fires every N seconds.
  *
- * Main thread only.  Wall-clock times are in the host's local zone
- * (/etc/localtime; UTC when unknown).
+ * Main thread only.  Wall-clock times are in the host's zone: its IANA name
+ * (TZ, /etc/timezone or the /etc/localtime link; see plat_timezone_name),
+ * else /etc/localtime, else UTC.
  */
 #ifndef RM_AGENT_SCHEDULE_H
 #define RM_AGENT_SCHEDULE_H
@@ -42,6 +43,10 @@ void schedule_free(struct schedule_runner *s);
 
 /* A new schedule document (borrowed) was applied. */
 void schedule_set(struct schedule_runner *s, json_t *doc);
+
+/* The IANA name of the zone schedules are evaluated in ("" when unknown):
+ * reported in hello so the server shows next runs in the same zone. */
+const char *schedule_timezone(const struct schedule_runner *s);
 
 /* The hooks ({"pre","post"}; borrowed, valid until the next schedule_set)
  * of the group a backup belongs to (its single tag), or NULL. */

@@ -33,6 +33,7 @@
 #include "server/api_jobs.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/schedules.h"
 #include "server/secrets.h"
 #include "server/server.h"
 #include "server/sse.h"
@@ -320,6 +321,8 @@ void api_agent_hello(struct http_ctx *c)
 		return;
 	}
 	agentd_touch(srv, c->host_id);
+	/* The zone the agent evaluates schedules in: next runs are shown in it. */
+	schedules_set_host_timezone(srv, c->host_id, json_string_value(json_object_get(body, "timezone")));
 	if (last_cmd > 0)
 		store_cmd_ack(srv->store, c->host_id, last_cmd);
 	/* Jobs the server believes running that the agent no longer runs. */

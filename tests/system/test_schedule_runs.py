@@ -275,3 +275,16 @@ def test_missed_run_retried_per_group_policy_and_never_twice(admin, make_agent, 
         assert len(sched_jobs(admin, hid, "backup")) == 1
         time.sleep(0.2)
     assert agent.log_text().count("(backup of group 'default'") == 1
+
+
+def test_host_time_zone_from_the_agent(admin, make_agent, tmp_path):
+    agent = enrol(admin, make_agent, tmp_path, "tz-1", [str(tmp_path)], env={"TZ": "Europe/Berlin"})
+    hid = agent.host_id
+    wait_for(lambda: admin.get(f"/api/v1/hosts/{hid}/schedules").json()["timezone"] == "Europe/Berlin",
+             timeout=TIMEOUT, what="the host's zone")
+    r = admin.post(f"/api/v1/hosts/{hid}/schedules", json={"cron": "30 2 * * *", "groups": ["default"]})
+    assert r.status_code == 201, r.text
+    s = r.json()
+    assert s["timezone"] == "Europe/Berlin"
+    for t in s["next_runs"]:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT0[23]:[03]0:00\+0[12]:00", t), t
