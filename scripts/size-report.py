@@ -120,6 +120,14 @@ def idle_rss(agent):
 def main():
     paths = sys.argv[1:]
     over = sizes(paths)
+    servers = [(a, os.path.join(ROOT, "build/server-static", a, "restic-manager-server")) for a in ("amd64", "arm64")]
+    servers = [(a, p) for a, p in servers if os.path.exists(p)]
+    if servers:
+        agents_total = sum(os.path.getsize(p) for p in paths)
+        for a, p in servers:
+            n = os.path.getsize(p)
+            print(f"{'server-static ' + a:<42} {n:>9} {n / 1048576:>6.2f}  "
+                  f"(image payload with the agents: {(n + agents_total) / 1048576:.2f} MiB uncompressed; budget 25 MB compressed)")
     linux = [p for p in paths if p.endswith("linux-amd64")]
     if linux:
         print(f"idle RSS of {os.path.basename(linux[0])} (running, enrolled, long-polling): {idle_rss(linux[0])}")
