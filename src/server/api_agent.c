@@ -330,7 +330,7 @@ void api_agent_hello(struct http_ctx *c)
 		for (size_t i = 0; i < n; i++) {
 			if (running && !strcmp(running, ids[i]))
 				continue;
-			jobs_fail(srv, ids[i], "agent restarted during the job");
+			jobs_fail(srv, ids[i], STORE_JOB_ERR_AGENT_RESTARTED);
 			store_host_clear_running(srv->store, c->host_id, ids[i]);
 		}
 		free(ids);

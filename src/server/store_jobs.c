@@ -230,7 +230,8 @@ int store_job_finish(struct store *st, const char *id, const char *status, bool 
 {
 	sqlite3_stmt *s = store_stmt(st, "UPDATE jobs SET status = ?, exit_code = ?, summary = ?, error = ?, "
 					 "finished_at = ?, started_at = coalesce(started_at, ?5) "
-					 "WHERE id = ? AND status IN ('queued','running')");
+					 "WHERE id = ? AND (status IN ('queued','running') OR "
+					 "(status = 'failed' AND error = '" STORE_JOB_ERR_AGENT_RESTARTED "'))");
 	if (!s)
 		return -EIO;
 	store_bind_text(s, 1, status);

@@ -58,7 +58,13 @@ int store_job_list(struct store *st, int64_t host_id, const char *status, const 
 /* queued → running (started_at).  Return rows changed. */
 int store_job_set_running(struct store *st, const char *id, int64_t started_at);
 int store_job_set_progress(struct store *st, const char *id, const char *progress_json);
-/* Move a non-final job to a final status.  Return rows changed (0: already final). */
+/* The error of a job the server failed because the agent's hello no longer
+ * listed it.  The agent's own job.finished may still arrive from its spool
+ * (the job ended while the server was away) and then replaces this status. */
+#define STORE_JOB_ERR_AGENT_RESTARTED "agent restarted during the job"
+
+/* Move a non-final job (or one failed with STORE_JOB_ERR_AGENT_RESTARTED)
+ * to a final status.  Return rows changed (0: already final). */
 int store_job_finish(struct store *st, const char *id, const char *status, bool has_exit, int64_t exit_code,
 		     const char *summary_json, const char *error, int64_t finished_at);
 /* Jobs of host in status running (not final), ids only. OUT: *ids (malloc'd, 33 bytes each), *n. */

@@ -473,6 +473,19 @@ def test_agent_restart_fails_running_job(server, admin):
     assert a.hello(running_job_id=None).status_code == 200
     j = admin.get(f"/api/v1/jobs/{job['id']}").json()
     assert j["status"] == "failed" and "restarted" in j["error"]
+    # A job that really ended while the server was away: the agent's spooled
+    # job.finished arrives after the hello and its true status wins.
+    job2 = create_job(admin, a.host_id, kind="backup", paths=["/x"])
+    a.send([{"type": "job.started", "job_id": job2["id"], "kind": "backup", "actor": "user"}])
+    assert a.hello(running_job_id=None).status_code == 200
+    assert admin.get(f"/api/v1/jobs/{job2['id']}").json()["status"] == "failed"
+    a.send([{"type": "job.finished", "job_id": job2["id"], "status": "succeeded", "exit_code": 0, "summary": {}}])
+    j2 = admin.get(f"/api/v1/jobs/{job2['id']}").json()
+    assert j2["status"] == "succeeded" and j2["error"] is None
+    assert admin.get(f"/api/v1/hosts/{a.host_id}").json()["last_backup"]["status"] == "succeeded"
+    # Other final states are never overwritten.
+    a.send([{"type": "job.finished", "job_id": job2["id"], "status": "failed", "exit_code": 1, "summary": None}])
+    assert admin.get(f"/api/v1/jobs/{job2['id']}").json()["status"] == "succeeded"
 
 
 def test_jobs_pagination(server, admin):
