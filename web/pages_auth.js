@@ -75,6 +75,9 @@ export function pageBootstrap(ctx) {
   }
   put(ctx.main, authCard('Set up restic-manager', 'Create the first administrator. This link works once.', form));
   pass.focus();
+  api.get('/bootstrap').then((r) => {
+    if (r && r.bootstrapped) form.prepend(h('div', { class: 'notice', role: 'status' }, 'This server is already set up. ', h('a', { href: '/#/login', text: 'Sign in instead' }), '.'));
+  }).catch(() => {});
 }
 
 export async function pageAccount(ctx) {

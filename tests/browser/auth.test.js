@@ -40,11 +40,12 @@ test('bootstrap through the setup page, then sign in', async () => {
   await shot(page, 'dashboard-empty');
   // The setup link works once.
   await page.goto(url);
+  await page.locator('.notice', { hasText: 'already set up' }).waitFor();
   await page.getByLabel('Administrator username').fill('other');
   await page.getByLabel('Password', { exact: true }).fill(ADMIN.password);
   await page.getByLabel('Repeat password').fill(ADMIN.password);
   await page.getByRole('button', { name: 'Create administrator' }).click();
-  await page.getByText('already set up').waitFor();
+  await page.locator('.error', { hasText: 'already set up' }).waitFor();
   // Sign out, wrong password, then sign in.
   await page.goto('/#/');
   await page.getByRole('button', { name: 'Sign out' }).click();
