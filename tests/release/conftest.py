@@ -78,8 +78,12 @@ class AnyServer(sc.Server):
                 env=env, stdout=logf, stderr=logf)
         if expect_fail:
             return self.proc.wait(timeout=timeout)
-        wait_for(lambda: os.path.exists(self.ready_file) or self.proc.poll() is not None,
-                 timeout=timeout, what="server ready file")
+        try:
+            wait_for(lambda: os.path.exists(self.ready_file) or self.proc.poll() is not None,
+                     timeout=timeout, what="server ready file")
+        except AssertionError:
+            self.kill9()  # never leave a half-started server behind
+            raise
         if self.proc.poll() is not None:
             raise AssertionError("server exited early:\n" + self.log_text())
         self.addr = open(self.ready_file).read().strip()

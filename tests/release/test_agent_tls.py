@@ -96,18 +96,22 @@ class TlsProxy:
 @pytest.fixture
 def tls_env(tmp_path):
     server = AnyServer(tmp_path, need(NATIVE_SERVER, "make build"))
-    server.start()
     pki = tmp_path / "pki"
     pki.mkdir()
     ca, cert, key = make_pki(str(pki), "localhost")
     _, wcert, wkey = make_pki(str(pki), "wrong.example")
-    good = TlsProxy(cert, key, server.addr)
-    wrong = TlsProxy(wcert, wkey, server.addr)
-    admin = bootstrap_admin(server)
-    yield server, admin, ca, good, wrong
-    good.close()
-    wrong.close()
-    assert server.stop() in (0, None)
+    server.start()
+    good = wrong = None
+    try:
+        good = TlsProxy(cert, key, server.addr)
+        wrong = TlsProxy(wcert, wkey, server.addr)
+        admin = bootstrap_admin(server)
+        yield server, admin, ca, good, wrong
+    finally:
+        for p in (good, wrong):
+            if p:
+                p.close()
+        assert server.stop() in (0, None)
 
 
 def token(admin, name):

@@ -96,13 +96,15 @@ def env(tmp_path):
     for n in ("install.sh", "install.ps1", UNIT):
         shutil.copy(os.path.join(ROOT, "deploy", "install", n), os.path.join(bundled, "install", n))
     s = AnyServer(tmp_path, binary, env={"RM_BUNDLED_ASSETS_DIR": bundled})
-    s.start()
     e = Env(tmp_path, s, bundled)
     e.set_agent("amd64", "v1-amd64")
     e.set_agent("arm64", "v1-arm64")
     e.fake_uname("x86_64")
-    yield e
-    assert s.stop() in (0, None)
+    s.start()
+    try:
+        yield e
+    finally:
+        assert s.stop() in (0, None)
 
 
 def mode(path):
