@@ -628,6 +628,8 @@ static void maybe_start_job(struct agent *a)
 		if (credential_get(p.job_id))
 			p.repo.password = credential_get(p.job_id);
 		p.hooks = schedule_group_hooks(a->sched, p.kind, args);
+		p.group = cmd_str(c, "group");
+		p.scheduled_for = cmd_str(c, "scheduled_for");
 	}
 	p.args = args;
 	if (!tree) {

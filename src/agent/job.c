@@ -984,6 +984,10 @@ int job_start(const struct job_params *p, const struct job_sink *sink, struct jo
 		json_object_set_new(ev, "kind", json_string(j->kind));
 		json_object_set_new(ev, "actor", json_string(j->actor));
 		json_object_set(ev, "args", j->args);
+		if (p->group && *p->group && strlen(p->group) <= 127)
+			json_object_set_new(ev, "group", json_string(p->group));
+		if (p->scheduled_for && *p->scheduled_for && strlen(p->scheduled_for) <= 64)
+			json_object_set_new(ev, "scheduled_for", json_string(p->scheduled_for));
 		emit(j, ev, JOB_EV_RESULT);
 	}
 	step_start(j, j->hook_pre ? STEP_PRE_HOOK : STEP_MAIN);

@@ -51,6 +51,8 @@ struct job_params {
 				* restore needs "target" here (the agent resolves
 				* "no target" and "in_place" before) */
 	const char *actor;     /* user / schedule / system */
+	const char *group;     /* source group (reported in job.started), or NULL */
+	const char *scheduled_for; /* schedule jobs: the scheduled time, or NULL */
 	json_t *hooks;         /* backup only: {"pre","post"} shell commands of the
 				* group (borrowed, nullable); a failing pre hook
 				* skips the backup (job failed), the post hook runs

@@ -106,6 +106,7 @@ def test_every_minute_backup_and_forget_honour_retention(admin, make_agent, tmp_
     for j in all_jobs:
         assert j["status"] == "succeeded", j
         assert j["args"]["tags"] == ["default"], j
+        assert j["group"] == "default", j
         assert re.fullmatch(r"[0-9a-f]{32}", j["id"])
     # Each backup is followed by its forget: the newest scheduled job is a forget.
     assert all_jobs[0]["kind"] == "forget"
