@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/version.h"
+#include "server/agent_events.h"
 #include "server/agentd.h"
 #include "server/api_jobs.h"
 #include "server/audit.h"
@@ -365,159 +366,6 @@ void api_agent_commands(struct http_ctx *c)
 	agentd_poll(c, after, (int)wait);
 }
 
-/* ---- events: validation ---- */
-
-enum ev_type {
-	EV_JOB_STARTED,
-	EV_JOB_PROGRESS,
-	EV_JOB_LOG,
-	EV_JOB_FINISHED,
-	EV_SNAPSHOTS,
-	EV_REPO_STATS,
-	EV_SCHEDULE_ACK,
-	EV_TREE_RESULT,
-	EV_COMMAND_RESULT,
-};
-
-static const struct {
-	const char *name;
-	enum ev_type type;
-	bool has_job;
-} ev_types[] = {
-	{"job.started", EV_JOB_STARTED, true},      {"job.progress", EV_JOB_PROGRESS, true},
-	{"job.log", EV_JOB_LOG, true},              {"job.finished", EV_JOB_FINISHED, true},
-	{"snapshots", EV_SNAPSHOTS, false},         {"repo.stats", EV_REPO_STATS, false},
-	{"schedule.ack", EV_SCHEDULE_ACK, false},   {"tree.result", EV_TREE_RESULT, false},
-	{"command.result", EV_COMMAND_RESULT, false},
-};
-
-static bool is_one_of(const char *s, const char *const *set, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s, set[i]))
-			return true;
-	return false;
-}
-
-static bool opt_type(json_t *o, const char *field, json_type t)
-{
-	json_t *v = json_object_get(o, field);
-	if (!v || json_is_null(v))
-		return true;
-	if (t == JSON_REAL)
-		return json_is_number(v);
-	return json_typeof(v) == t;
-}
-
-/* Validate one event.  Return NULL when fine, else a message (static). */
-static const char *event_check(json_t *e, enum ev_type *type)
-{
-	static const char *const actors[] = {"user", "schedule", "system"};
-	static const char *const finals[] = {"succeeded", "warning", "failed", "cancelled"};
-	static const char *const streams[] = {"stdout", "stderr", "agent"};
-	static const char *const kinds[] = {"init", "backup", "forget", "prune", "check",
-					    "unlock", "snapshots", "stats", "diff", "restore"};
-	json_t *seq = json_object_get(e, "seq"), *v;
-	const char *tname;
-	size_t i, k;
-	bool found = false, has_job = false;
-
-	if (!json_is_object(e))
-		return "each event must be an object";
-	if (!json_is_integer(seq) || json_integer_value(seq) < 1)
-		return "event 'seq' must be a positive integer";
-	tname = json_string_value(json_object_get(e, "type"));
-	if (!tname)
-		return "event 'type' must be a string";
-	for (k = 0; k < ARRAY_LEN(ev_types); k++)
-		if (!strcmp(tname, ev_types[k].name)) {
-			*type = ev_types[k].type;
-			has_job = ev_types[k].has_job;
-			found = true;
-			break;
-		}
-	if (!found)
-		return "unknown event type";
-	v = json_object_get(e, "time");
-	if (v && (!json_is_string(v) || json_string_length(v) > 64))
-		return "event 'time' must be an RFC 3339 string";
-	if (has_job && !jobs_id_is_valid(json_string_value(json_object_get(e, "job_id"))))
-		return "event 'job_id' must be 32 lowercase hex characters";
-	switch (*type) {
-	case EV_JOB_STARTED:
-		v = json_object_get(e, "kind");
-		if (!json_is_string(v) || !is_one_of(json_string_value(v), kinds, ARRAY_LEN(kinds)))
-			return "job.started needs a known 'kind'";
-		v = json_object_get(e, "actor");
-		if (v && (!json_is_string(v) || !is_one_of(json_string_value(v), actors, ARRAY_LEN(actors))))
-			return "job.started 'actor' must be user, schedule or system";
-		if (!opt_type(e, "args", JSON_OBJECT) || !opt_type(e, "group", JSON_STRING) ||
-		    json_string_length(json_object_get(e, "group")) > 127 || !opt_type(e, "scheduled_for", JSON_STRING))
-			return "job.started has a field of the wrong type";
-		break;
-	case EV_JOB_PROGRESS: {
-		static const char *const nums[] = {"percent", "files_done", "total_files", "bytes_done", "total_bytes",
-						   "seconds_remaining"};
-		for (i = 0; i < ARRAY_LEN(nums); i++)
-			if (!opt_type(e, nums[i], JSON_REAL))
-				return "job.progress numbers must be numbers";
-		if (!opt_type(e, "current_files", JSON_ARRAY))
-			return "job.progress 'current_files' must be an array";
-		break;
-	}
-	case EV_JOB_LOG:
-		v = json_object_get(e, "lines");
-		if (!json_is_array(v) || json_array_size(v) > AGENT_MAX_LOG_LINES_PER_EVENT)
-			return "job.log needs 'lines' (an array of at most 10000 lines)";
-		for (i = 0; i < json_array_size(v); i++) {
-			json_t *l = json_array_get(v, i), *st;
-			if (!json_is_object(l) || !json_is_string(json_object_get(l, "text")))
-				return "each job.log line needs 'text'";
-			st = json_object_get(l, "stream");
-			if (st && (!json_is_string(st) || !is_one_of(json_string_value(st), streams, ARRAY_LEN(streams))))
-				return "job.log 'stream' must be stdout, stderr or agent";
-			if (!opt_type(l, "t", JSON_STRING))
-				return "job.log 't' must be a string";
-		}
-		break;
-	case EV_JOB_FINISHED:
-		v = json_object_get(e, "status");
-		if (!json_is_string(v) || !is_one_of(json_string_value(v), finals, ARRAY_LEN(finals)))
-			return "job.finished 'status' must be succeeded, warning, failed or cancelled";
-		if (!opt_type(e, "exit_code", JSON_INTEGER) || !opt_type(e, "summary", JSON_OBJECT) ||
-		    !opt_type(e, "error", JSON_STRING))
-			return "job.finished has a field of the wrong type";
-		break;
-	case EV_SNAPSHOTS:
-		v = json_object_get(e, "snapshots");
-		if (!json_is_array(v))
-			return "snapshots needs 'snapshots' (an array)";
-		for (i = 0; i < json_array_size(v); i++) {
-			json_t *s = json_array_get(v, i);
-			if (!json_is_object(s) || !json_is_string(json_object_get(s, "id")))
-				return "each snapshot needs an 'id'";
-		}
-		break;
-	case EV_REPO_STATS:
-		if (!opt_type(e, "check", JSON_OBJECT) || !opt_type(e, "locks", JSON_ARRAY))
-			return "repo.stats has a field of the wrong type";
-		break;
-	case EV_SCHEDULE_ACK:
-		if (!json_is_integer(json_object_get(e, "version")))
-			return "schedule.ack needs 'version'";
-		break;
-	case EV_TREE_RESULT:
-		if (!json_is_string(json_object_get(e, "request_id")))
-			return "tree.result needs 'request_id'";
-		break;
-	case EV_COMMAND_RESULT:
-		if (!json_is_integer(json_object_get(e, "command_seq")) || !json_is_boolean(json_object_get(e, "ok")))
-			return "command.result needs 'command_seq' and 'ok'";
-		break;
-	}
-	return NULL;
-}
-
 /* ---- events: application ---- */
 
 /* What to publish after the commit. */
@@ -604,7 +452,7 @@ static int apply_log(struct http_ctx *c, struct store_job *j, json_t *e, struct 
 	return store_job_set_log_lines(c->srv->store, j->rid, j->log_lines);
 }
 
-static int apply_event(struct http_ctx *c, json_t *e, enum ev_type type, struct post *p)
+static int apply_event(struct http_ctx *c, json_t *e, enum agent_ev type, struct post *p)
 {
 	struct server *srv = c->srv;
 	const char *job_id = json_string_value(json_object_get(e, "job_id"));
@@ -627,7 +475,7 @@ static int apply_event(struct http_ctx *c, json_t *e, enum ev_type type, struct 
 		}
 	}
 	switch (type) {
-	case EV_JOB_STARTED:
+	case AGENT_EV_JOB_STARTED:
 		if (!strcmp(j.status, "queued")) {
 			r = store_job_set_running(srv->store, j.id, event_time(e));
 			json_object_set_new(p->state_jobs, j.id, json_true());
@@ -635,7 +483,7 @@ static int apply_event(struct http_ctx *c, json_t *e, enum ev_type type, struct 
 		if (r >= 0 && !store_job_status_is_final(j.status))
 			r = store_host_set_running(srv->store, c->host_id, j.id);
 		break;
-	case EV_JOB_PROGRESS: {
+	case AGENT_EV_JOB_PROGRESS: {
 		json_t *prog = json_deep_copy(e);
 		char *text;
 		json_object_del(prog, "seq");
@@ -647,10 +495,10 @@ static int apply_event(struct http_ctx *c, json_t *e, enum ev_type type, struct 
 		post_msg(p, j.id, "progress", 0, prog);
 		break;
 	}
-	case EV_JOB_LOG:
+	case AGENT_EV_JOB_LOG:
 		r = apply_log(c, &j, e, p);
 		break;
-	case EV_JOB_FINISHED: {
+	case AGENT_EV_JOB_FINISHED: {
 		const char *status = json_string_value(json_object_get(e, "status"));
 		json_t *ec = json_object_get(e, "exit_code"), *sum = json_object_get(e, "summary");
 		char *stext = json_is_object(sum) ? json_dumps(sum, JSON_COMPACT) : NULL;
@@ -677,10 +525,10 @@ static int apply_event(struct http_ctx *c, json_t *e, enum ev_type type, struct 
 			r = store_host_clear_running(srv->store, c->host_id, j.id);
 		break;
 	}
-	case EV_SNAPSHOTS:
+	case AGENT_EV_SNAPSHOTS:
 		r = store_snapshots_replace(srv->store, c->host_id, json_object_get(e, "snapshots"));
 		break;
-	case EV_REPO_STATS: {
+	case AGENT_EV_REPO_STATS: {
 		json_t *o = json_deep_copy(e);
 		json_object_del(o, "seq");
 		json_object_del(o, "type");
@@ -688,13 +536,13 @@ static int apply_event(struct http_ctx *c, json_t *e, enum ev_type type, struct 
 		json_decref(o);
 		break;
 	}
-	case EV_SCHEDULE_ACK:
+	case AGENT_EV_SCHEDULE_ACK:
 		r = store_host_set_schedule_version(srv->store, c->host_id, json_integer_value(json_object_get(e, "version")));
 		break;
-	case EV_TREE_RESULT:
+	case AGENT_EV_TREE_RESULT:
 		agent_tree_result(srv, c->host_id, e);
 		break;
-	case EV_COMMAND_RESULT:
+	case AGENT_EV_COMMAND_RESULT:
 		if (!json_is_true(json_object_get(e, "ok"))) {
 			const char *err = json_string_value(json_object_get(e, "error"));
 			char msg[256];
@@ -730,7 +578,7 @@ void api_agent_events(struct http_ctx *c)
 {
 	struct server *srv = c->srv;
 	json_t *body = http_body_object(c), *events, *e;
-	enum ev_type *types;
+	enum agent_ev *types;
 	struct post p = {0};
 	struct store_host h;
 	int64_t now = util_now(), max_seq = 0;
@@ -758,7 +606,7 @@ void api_agent_events(struct http_ctx *c)
 	/* Pass 1: validate everything; an agent reaches only its own host's jobs. */
 	json_array_foreach(events, i, e)
 	{
-		const char *msg = event_check(e, &types[i]);
+		const char *msg = agent_event_check(e, &types[i]);
 		const char *job_id;
 		int64_t owner;
 		if (msg) {

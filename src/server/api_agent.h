@@ -16,7 +16,6 @@ struct server;
 
 #define AGENT_MAX_EVENTS 1000
 #define AGENT_MAX_BATCH (4 * 1024 * 1024)
-#define AGENT_MAX_LOG_LINES_PER_EVENT 10000
 #define AGENT_PROTOCOL_HEADER "X-RM-Protocol"
 
 void api_agent_enroll(struct http_ctx *c);
