@@ -647,8 +647,10 @@ static void maybe_start_job(struct agent *a)
 
 static void finish_job(struct agent *a)
 {
-	if (a->job)
+	if (a->job) {
 		credential_forget(job_id(a->job));
+		schedule_job_done(a->sched, job_id(a->job), job_succeeded(a->job));
+	}
 	if (a->st.running_job_id[0])
 		log_info("job %s finished", a->st.running_job_id);
 	a->st.running_job_id[0] = '\0';

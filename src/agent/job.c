@@ -1102,6 +1102,7 @@ void job_cancel(struct job *j, const char *reason)
 }
 
 bool job_is_done(const struct job *j) { return j->done; }
+bool job_succeeded(const struct job *j) { return j->done && (j->status == ST_SUCCEEDED || j->status == ST_WARNING); }
 int64_t job_child_pid(const struct job *j) { return j->child ? plat_child_pid(j->child) : 0; }
 const char *job_id(const struct job *j) { return j->job_id; }
 

@@ -84,6 +84,8 @@ int job_next_timeout(const struct job *j, int64_t now);
 /* Request cancellation (idempotent). reason goes into the log. */
 void job_cancel(struct job *j, const char *reason);
 bool job_is_done(const struct job *j);
+/* Done with status succeeded or warning. */
+bool job_succeeded(const struct job *j);
 /* The process id of the running restic, or 0. */
 int64_t job_child_pid(const struct job *j);
 const char *job_id(const struct job *j);

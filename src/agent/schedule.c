@@ -4,9 +4,11 @@
  * fired time per schedule, and turns a due run into `run` commands on the
  * agent's job queue.  Main thread only.
  *
- * State file <state>/schedule_state.json: {"last": {"<schedule id>": T}}
- * with T the scheduled time (in the virtual clock when the test hook is on)
- * of the last run fired or skipped.  A schedule seen for the first time
+ * State file <state>/schedule_state.json: {"last": {"<schedule id>": T},
+ * "jobs": {"<backup job id>": {"group", "when", "attempt"}}, "retries":
+ * [{"group", "when", "attempt", "due"}]} with T/when the scheduled time (in
+ * the virtual clock when the test hook is on) of the last run fired or
+ * skipped, and due a real unix time.  A schedule seen for the first time
  * starts at "now": history is never backfilled.
  */
 #include "agent/schedule.h"
@@ -86,6 +88,10 @@ int schedule_open(const char *state_dir, struct schedule_runner **out)
 		json_decref(v);
 		s->state = json_pack("{s:{}}", "last");
 	}
+	if (s->state && !json_is_object(json_object_get(s->state, "jobs")))
+		json_object_set_new(s->state, "jobs", json_object());
+	if (s->state && !json_is_array(json_object_get(s->state, "retries")))
+		json_object_set_new(s->state, "retries", json_array());
 	if (!s->state) {
 		schedule_free(s);
 		return -ENOMEM;
@@ -168,9 +174,8 @@ static void new_job_id(char out[33])
 }
 
 static void append_run(json_t *queue, const char *kind, json_t *args, const char *group, const char *when,
-		       int *added)
+		       int *added, char id[33])
 {
-	char id[33];
 	json_t *c;
 
 	new_job_id(id);
@@ -181,6 +186,48 @@ static void append_run(json_t *queue, const char *kind, json_t *args, const char
 	json_array_append_new(queue, c);
 	(*added)++;
 	log_info("schedule: job %s (%s of group '%s', scheduled for %s) queued", id, kind, group, when);
+}
+
+#define SCHEDULE_MAX_TRACKED 256
+
+/* Remember a scheduled backup job so a failure can be retried. */
+static void track(struct schedule_runner *s, const char *id, const char *group, int64_t when, int64_t attempt)
+{
+	json_t *jobs = json_object_get(s->state, "jobs");
+
+	if (json_object_size(jobs) >= SCHEDULE_MAX_TRACKED)
+		json_object_clear(jobs); /* runaway: forget old ones rather than grow */
+	json_object_set_new(jobs, id, json_pack("{s:s,s:I,s:I}", "group", group, "when", (json_int_t)when,
+						  "attempt", (json_int_t)attempt));
+}
+
+/* Queue backup (+ forget) of group g for scheduled time when. */
+static void fire_group(struct schedule_runner *s, json_t *g, json_t *queue, int64_t when, int64_t attempt,
+		       int *added)
+{
+	const char *gname = json_string_value(json_object_get(g, "name"));
+	json_t *paths = json_object_get(g, "paths"), *ex = json_object_get(g, "excludes");
+	char ts[32], id[33];
+
+	util_time_rfc3339(when, ts);
+	if (!gname || !json_is_array(paths) || json_array_size(paths) == 0) {
+		log_warnx("schedule: group '%s' has no paths: skipped", gname ? gname : "?");
+		return;
+	}
+	json_t *args = json_pack("{s:O,s:o,s:[s]}", "paths", paths, "excludes",
+				 json_is_array(ex) ? json_incref(ex) : json_array(), "tags", gname);
+	if (!args)
+		return;
+	append_run(queue, "backup", args, gname, ts, added, id);
+	track(s, id, gname, when, attempt);
+	json_t *ret = json_object_get(g, "retention");
+	if (has_retention(ret)) {
+		json_t *fa = json_deep_copy(ret);
+		if (fa) {
+			json_object_set_new(fa, "tags", json_pack("[s]", gname));
+			append_run(queue, "forget", fa, gname, ts, added, id);
+		}
+	}
 }
 
 /* Queue backup (+ forget) for every group of schedule sc. */
@@ -205,25 +252,64 @@ static void fire(struct schedule_runner *s, json_t *sc, json_t *queue, int64_t w
 				 gname, ts);
 			continue;
 		}
-		json_t *paths = json_object_get(g, "paths");
-		if (!json_is_array(paths) || json_array_size(paths) == 0) {
-			log_warnx("schedule: group '%s' has no paths: skipped", gname);
+		fire_group(s, g, queue, when, 0, added);
+	}
+}
+
+void schedule_job_done(struct schedule_runner *s, const char *job_id, bool ok)
+{
+	json_t *jobs = json_object_get(s->state, "jobs"), *t = job_id ? json_object_get(jobs, job_id) : NULL;
+
+	if (!t)
+		return;
+	const char *group = json_string_value(json_object_get(t, "group"));
+	int64_t attempt = json_integer_value(json_object_get(t, "attempt"));
+	int64_t when = json_integer_value(json_object_get(t, "when"));
+	json_t *g = group ? find_group(s, group) : NULL;
+	json_t *retry = json_object_get(g, "retry");
+	int64_t count = json_integer_value(json_object_get(retry, "count"));
+	int64_t backoff = json_integer_value(json_object_get(retry, "backoff_seconds"));
+
+	if (!ok && g && attempt < count) {
+		json_array_append_new(json_object_get(s->state, "retries"),
+				      json_pack("{s:s,s:I,s:I,s:I}", "group", group, "when", (json_int_t)when, "attempt",
+						(json_int_t)(attempt + 1), "due", (json_int_t)(util_now() + backoff)));
+		log_info("schedule: backup job %s of group '%s' failed: retry %lld of %lld in %lld s", job_id, group,
+			 (long long)(attempt + 1), (long long)count, (long long)backoff);
+	} else if (!ok && g) {
+		log_warnx("schedule: backup job %s of group '%s' failed; no retries left", job_id, group);
+	}
+	json_object_del(jobs, job_id);
+	save_state(s);
+}
+
+/* Queue the retries that are due.  Return ms until the next one, or -1. */
+static int64_t run_retries(struct schedule_runner *s, json_t *queue, int64_t real_now, int *added)
+{
+	json_t *rs = json_object_get(s->state, "retries"), *r;
+	int64_t wait = -1;
+	bool dirty = false;
+
+	for (size_t i = 0; i < json_array_size(rs);) {
+		r = json_array_get(rs, i);
+		int64_t due = json_integer_value(json_object_get(r, "due"));
+		if (due > real_now) {
+			if (wait < 0 || (due - real_now) * 1000 < wait)
+				wait = (due - real_now) * 1000;
+			i++;
 			continue;
 		}
-		json_t *ex = json_object_get(g, "excludes");
-		json_t *args = json_pack("{s:O,s:o,s:[s]}", "paths", paths, "excludes",
-					 json_is_array(ex) ? json_incref(ex) : json_array(), "tags", gname);
-		if (args)
-			append_run(queue, "backup", args, gname, ts, added);
-		json_t *ret = json_object_get(g, "retention");
-		if (has_retention(ret)) {
-			json_t *fa = json_deep_copy(ret);
-			if (fa) {
-				json_object_set_new(fa, "tags", json_pack("[s]", gname));
-				append_run(queue, "forget", fa, gname, ts, added);
-			}
-		}
+		const char *group = json_string_value(json_object_get(r, "group"));
+		json_t *g = group ? find_group(s, group) : NULL;
+		if (g)
+			fire_group(s, g, queue, json_integer_value(json_object_get(r, "when")),
+				   json_integer_value(json_object_get(r, "attempt")), added);
+		json_array_remove(rs, i);
+		dirty = true;
 	}
+	if (dirty)
+		save_state(s);
+	return wait;
 }
 
 /* Deterministic random delay in [0, max] for (schedule id, scheduled time). */
@@ -250,6 +336,7 @@ int64_t schedule_tick(struct schedule_runner *s, json_t *queue, int64_t real_now
 	*added = 0;
 	if (!s->doc)
 		return SCHEDULE_MAX_WAIT_MS;
+	wait = run_retries(s, queue, real_now, added);
 	json_array_foreach (json_object_get(s->doc, "schedules"), i, sc) {
 		struct cron_expr e;
 		char key[32];

@@ -14,6 +14,9 @@
  * Missed runs: when the agent finds a run more than SCHEDULE_GRACE_S late
  * (it was not running at that time), the latest missed run is fired once,
  * for the groups whose retry count is > 0, and skipped for the others.
+ * Failed runs: a scheduled backup that fails is queued again (backup and
+ * forget of that group, same scheduled time) after the group's
+ * retry.backoff_seconds, at most retry.count times.
  * Random start delays are derived from (schedule id, scheduled time), so
  * they survive restarts without being stored.
  *
@@ -30,6 +33,7 @@
 #define RM_AGENT_SCHEDULE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define SCHEDULE_GRACE_S 120
@@ -51,6 +55,10 @@ const char *schedule_timezone(const struct schedule_runner *s);
 /* The hooks ({"pre","post"}; borrowed, valid until the next schedule_set)
  * of the group a backup belongs to (its single tag), or NULL. */
 json_t *schedule_group_hooks(struct schedule_runner *s, const char *kind, json_t *args);
+
+/* A job finished (any job: unknown ids are ignored).  A failed scheduled
+ * backup is retried per its group's retry policy (count, backoff). */
+void schedule_job_done(struct schedule_runner *s, const char *job_id, bool ok);
 
 /* Queue the runs that are due at real time now (unix seconds) by appending
  * run commands to queue.  OUT: *added (commands appended; the caller saves

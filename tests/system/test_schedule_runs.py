@@ -289,3 +289,39 @@ def test_host_time_zone_from_the_agent(admin, make_agent, tmp_path):
     assert s["timezone"] == "Europe/Berlin"
     for t in s["next_runs"]:
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT0[23]:[03]0:00\+0[12]:00", t), t
+
+
+def test_failed_scheduled_backup_retried_per_policy(admin, make_agent, tmp_path):
+    import json
+    import time
+    agent = enrol(admin, make_agent, tmp_path, "retry-1", [str(tmp_path / "does-not-exist")])
+    hid = agent.host_id
+    run_init(admin, hid)
+    assert admin.patch(f"/api/v1/hosts/{hid}/sources/default",
+                       json={"retry": {"count": 2, "backoff_seconds": 1}}).status_code == 200
+    r = admin.post(f"/api/v1/hosts/{hid}/schedules", json={"cron": "0 * * * *", "groups": ["default"]})
+    assert r.status_code == 201, r.text
+    sid = str(r.json()["id"])
+    wait_applied(admin, hid)
+    state_path = os.path.join(agent.state_dir, "schedule_state.json")
+
+    def seen():
+        try:
+            return sid in json.load(open(state_path))["last"]
+        except (OSError, ValueError):
+            return False
+    wait_for(seen, timeout=TIMEOUT, what="the agent to note the schedule")
+    agent.stop()
+    st = json.load(open(state_path))
+    st["last"][sid] = int(time.time()) - 2 * 3600
+    json.dump(st, open(state_path, "w"))
+    agent.run()
+    # The caught-up run fails (no such path) and is retried twice, then given up.
+    fails = wait_for(lambda: (lambda b: b if len(b) >= 3 and all(j["status"] in FINAL for j in b) else None)(
+        sched_jobs(admin, hid, "backup")), timeout=TIMEOUT, what="three attempts")
+    assert all(j["status"] == "failed" for j in fails), fails
+    assert "no retries left" in agent.log_text()
+    t_end = time.monotonic() + 3
+    while time.monotonic() < t_end:
+        assert len(sched_jobs(admin, hid, "backup")) == 3
+        time.sleep(0.2)
