@@ -276,6 +276,8 @@ void api_agent_enroll(struct http_ctx *c)
 		return;
 	}
 	snprintf(target, sizeof(target), "host:%lld", (long long)host_id);
+	c->via = AUTH_VIA_AGENT; /* the new agent is the actor */
+	c->host_id = host_id;
 	audit_log(srv, c, "host.enroll", target, "ok",
 		  json_pack("{s:s,s:s?,s:s?,s:I}", "name", e.hostname, "os", fact(body, "os", 63), "arch",
 			    fact(body, "arch", 31), "enrollment_token_id", (json_int_t)e.id));

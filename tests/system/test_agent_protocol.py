@@ -731,3 +731,27 @@ def test_job_stream_replays_a_long_log(server, admin):
     assert [int(e["id"]) for e in logs] == list(range(1, 4801))
     assert events[-1]["event"] == "end" and json.loads(events[-2]["data"])["status"] == "succeeded"
     assert "dropping slow event-stream client" not in server.log_text()
+
+
+def test_audit_trail_has_enrolment_and_jobs_without_secrets(server, admin):
+    t = enrol_token(admin)
+    a = FakeAgent(server)
+    assert a.enroll(t["token"]).status_code == 201
+    job = create_job(admin, a.host_id, kind="check")
+    assert admin.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 200
+    assert FakeAgent(server).enroll(t["token"]).status_code == 401
+    audit_dir = os.path.join(server.data_dir, "audit")
+    text = "".join(open(os.path.join(audit_dir, f), encoding="utf-8").read()
+                   for f in sorted(os.listdir(audit_dir)) if f.endswith(".jsonl"))
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    actions = [(r["action"], r["outcome"]) for r in records]
+    for want in [("enrollment_token.create", "ok"), ("host.enroll", "ok"), ("host.enroll", "denied"),
+                 ("job.create", "ok"), ("job.cancel", "ok")]:
+        assert want in actions, want
+    enrol = [r for r in records if r["action"] == "host.enroll" and r["outcome"] == "ok"][0]
+    assert enrol["actor"].startswith("agent:") and enrol["target"] == f"host:{a.host_id}"
+    create = [r for r in records if r["action"] == "job.create"][0]
+    assert create["actor"] == ADMIN_USER and create["details"]["job_id"] == job["id"]
+    for secret in (REPO_PASSWORD, t["token"], a.token):
+        assert secret not in text
+        assert secret not in server.log_text()
