@@ -14,7 +14,7 @@ before(async () => {
 });
 after(async () => {
   if (browser) await browser.close();
-  if (server) { await server.stop(); server.cleanup(); }
+  if (server) { await server.stop(); server.cleanup(); } // stop() throws on a crash or sanitizer report
 });
 
 test('bootstrap through the setup page, then sign in', async () => {

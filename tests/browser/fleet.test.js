@@ -30,7 +30,7 @@ before(async () => {
 after(async () => {
   for (const a of agents) { await a.stop(); a.cleanup(); }
   if (browser) await browser.close();
-  if (server) { await server.stop(); server.cleanup(); }
+  if (server) { await server.stop(); server.cleanup(); } // stop() throws on a crash or sanitizer report
 });
 
 function skipUnless(t, ...keys) {

@@ -59,11 +59,20 @@ export class Server {
     return { url: `${this.url}/bootstrap?token=${m[1]}`, token: m[1] };
   }
 
+  /** Stop with SIGTERM; throws if the server crashed, exited non-zero or a
+   *  sanitizer reported anything (RM_BIN_DIR=build/san/bin). */
   async stop() {
-    if (!this.proc || this.proc.exitCode !== null) return;
-    const p = new Promise((r) => this.proc.once('exit', r));
-    this.proc.kill('SIGTERM');
-    await p;
+    if (!this.proc) return;
+    let code = this.proc.exitCode;
+    if (code === null) {
+      const p = new Promise((r) => this.proc.once('exit', (c, sig) => r(c ?? sig)));
+      this.proc.kill('SIGTERM');
+      code = await p;
+    }
+    this.proc = null;
+    const log = this.logText();
+    if (code !== 0 || /AddressSanitizer|runtime error:|LeakSanitizer/.test(log))
+      throw new Error(`server exited with ${code}:\n${log.slice(-4000)}`);
   }
 
   cleanup() { fs.rmSync(this.tmp, { recursive: true, force: true }); }
