@@ -6,7 +6,8 @@
  * the stop signal.  Up to three requests are in flight: hello (only while
  * connecting), the long-poll, and one event batch.
  *
- *   IDLE --(retry_at)--> HELLO --200--> UP --(poll/events error)--> IDLE
+ *   IDLE --(retry_at)--> SYNC --(old events acked)--> HELLO --200--> UP
+ *   any state --(transport error, 5xx, 401, 426)--> IDLE
  *
  * Any transport error, 5xx, 401 or 426 drops every request and retries with
  * exponential backoff and jitter (backoff.h).  Events are spooled before
@@ -36,7 +37,10 @@
 #define EVENTS_MAX_BATCH 1000
 #define EVENTS_MAX_BYTES (4u * 1024 * 1024 - 64 * 1024)
 
-enum conn { CONN_IDLE, CONN_HELLO, CONN_UP };
+/* SYNC: events spooled before this connection are delivered before hello,
+ * so the server learns how a job ended (e.g. while it was down and the
+ * agent restarted) before hello's running_job_id makes it give up on it. */
+enum conn { CONN_IDLE, CONN_SYNC, CONN_HELLO, CONN_UP };
 
 struct agent {
 	struct agent_opts opts;
@@ -50,6 +54,7 @@ struct agent {
 	bool failing; /* log only the first failure of an episode at warn */
 	struct http_req *hello_req, *poll_req, *events_req;
 	int64_t events_last_seq;
+	int64_t sync_target; /* CONN_SYNC: deliver events up to this seq first */
 	size_t batch_max;
 	json_t *repo;  /* repository config (hello/config), or NULL */
 	json_t *queue;      /* array of pending run commands (queue.json) */
@@ -888,8 +893,16 @@ int agent_cmd_run(const struct agent_opts *o)
 			if (!a->job && !a->side)
 				break;
 		}
-		if (a->conn == CONN_IDLE && now >= a->retry_at && !plat_stop_requested())
-			start_hello(a);
+		if (a->conn == CONN_IDLE && now >= a->retry_at && !plat_stop_requested()) {
+			a->conn = CONN_SYNC;
+			a->sync_target = spool_max_seq(&a->spool);
+		}
+		if (a->conn == CONN_SYNC && !a->events_req) {
+			if (a->spool.n == 0 || a->spool.v[0].seq > a->sync_target)
+				start_hello(a);
+			else
+				start_events(a);
+		}
 		if (a->conn == CONN_UP && !a->poll_req && !plat_stop_requested())
 			start_poll(a);
 		if (a->conn == CONN_UP && !a->events_req && a->spool.n > 0)

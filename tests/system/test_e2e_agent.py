@@ -307,6 +307,38 @@ def test_server_killed_during_backup(admin, make_agent, tmp_path, server):
     wait_for(lambda: "queued events: 0" in agent.cli("status").stdout, what="spool drained")
 
 
+def test_spool_survives_agent_restart_while_server_down(admin, make_agent, tmp_path, server):
+    """The job ends while the server is down; the agent is restarted before it
+    could deliver anything: the spooled events arrive after both are back,
+    and the job gets its true status (not "agent restarted")."""
+    src = tmp_path / "src"
+    sums = gen_tree(str(src), 30, seed=9, big=4 * 1024 * 1024)
+    agent = enrol(admin, make_agent, tmp_path, paths=[str(src)], restic=slow_restic(tmp_path))
+    hid = agent.host_id
+    run_job(admin, hid, {"kind": "init"})
+    jid = create_job(admin, hid, {"kind": "backup", "paths": [str(src)]})
+    wait_running(admin, jid)
+    server.kill9()
+    # the job finishes on the agent while nobody listens
+    wait_for(lambda: agent.state().get("running_job_id") is None and agent.state().get("next_event_seq", 0) > 1,
+             timeout=TIMEOUT, interval=0.1, what="job finished on the agent")
+    out = agent.cli("status").stdout
+    queued = int(out.split("queued events: ")[1].split()[0])
+    assert queued > 0, out
+    assert agent.stop() == 0
+    assert f"queued events: {queued}" in agent.cli("status").stdout  # on disk
+
+    server.args = ["--listen", server.addr]
+    server.start()
+    agent.run()
+    j = wait_job(admin, jid)
+    assert j["status"] == "succeeded", (j, job_log(admin, jid))
+    assert j["summary"]["total_files_processed"] == len(sums)
+    snaps = wait_for(lambda: snapshots(admin, hid), what="snapshot list")
+    assert snaps[0]["short_id"] == j["summary"]["snapshot_id"]
+    wait_for(lambda: "queued events: 0" in agent.cli("status").stdout, what="spool drained")
+
+
 def test_agent_killed_mid_job_is_reported_failed(admin, make_agent, tmp_path):
     src = tmp_path / "src"
     gen_tree(str(src), 50, seed=5, big=6 * 1024 * 1024)
