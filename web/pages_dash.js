@@ -118,6 +118,8 @@ export async function pageDashboard(ctx) {
 
   const text = h('input', { type: 'search', placeholder: 'Name, OS, tag…', value: state.text });
   const tagSel = h('select', null, h('option', { value: '', text: 'All tags' }));
+  const sortSel = h('select', null, [['name', 'Host name'], ['status', 'Status'], ['last', 'Last backup'], ['size', 'Repository size'], ['snaps', 'Snapshots']].map(([v, t]) => h('option', { value: v, text: t })));
+  sortSel.addEventListener('change', () => { state.sort = { key: sortSel.value, dir: sortSel.value === 'name' || sortSel.value === 'status' ? 'asc' : 'desc' }; drawTable(); });
   const statusSel = h('select', null, [['', 'Any status'], ['online', 'Online'], ['offline', 'Offline'], ['problem', 'With problems'], ['stale', 'No backup in 26 h']].map(([v, t]) => h('option', { value: v, text: t })));
   text.addEventListener('input', () => { state.text = text.value; drawTable(); });
   tagSel.addEventListener('change', () => { state.tag = tagSel.value; drawTable(); });
@@ -126,7 +128,8 @@ export async function pageDashboard(ctx) {
   put(main, h('div', { class: 'page-head' }, h('h1', { text: 'Dashboard' }), live,
     ctx.can('operator') ? h('a', { class: 'btn primary', href: '#/hosts/new', text: '+ Add host' }) : null),
   stripBox, h('section', { class: 'card' },
-    h('div', { class: 'filters', role: 'search' }, field('Filter', text), field('Tag', tagSel), field('Status', statusSel)), tableBox), calBox);
+    h('div', { class: 'filters', role: 'search' }, field('Filter', text), field('Tag', tagSel), field('Status', statusSel),
+      h('div', { class: 'show-sm' }, field('Sort by', sortSel))), tableBox), calBox);
 
   function filtered() {
     const t = state.text.trim().toLowerCase();
@@ -160,7 +163,8 @@ export async function pageDashboard(ctx) {
     const rows = filtered();
     const cols = [
       { key: 'name', label: 'Host', sort: (x) => hostName(x).toLowerCase(), render: (x) => h('a', { class: 'host-link', href: `#/hosts/${x.id}`, text: hostName(x) }) },
-      { key: 'status', label: 'Status', sort: (x) => hostStatus(x), render: (x) => [badge(hostStatus(x)), hasProblem(x) ? [' ', badge('problem')] : null] },
+      { key: 'status', label: 'Status', sort: (x) => hostStatus(x), render: (x) => [badge(hostStatus(x)), hasProblem(x) ? [' ', badge('problem')] : null,
+        x.running_job_id ? [' ', h('a', { href: `#/jobs/${x.running_job_id}`, class: 'badge-link', title: 'Open the running job' }, badge('running', 'job running'))] : null] },
       { key: 'os', label: 'OS/arch', cls: 'hide-sm', sort: (x) => hostOs(x), render: (x) => hostOs(x) },
       { key: 'last', label: 'Last backup', sort: (x) => { const t = toDate(lastBackup(x).time); return t ? t.getTime() : null; }, render: (x) => {
         const lb = lastBackup(x);

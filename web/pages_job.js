@@ -4,6 +4,7 @@ import { api, listAll, stream, qs } from './api.js';
 import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, toDate, put } from './ui.js';
 import { hostName, hostStatus } from './hostfields.js';
 import { jobsTable, jobDuration } from './pages_host.js';
+import { fleetStream } from './pages_dash.js';
 
 export const shortId = (id) => String(id).slice(0, 8);
 const FINAL = new Set(['succeeded', 'warning', 'failed', 'cancelled']);
@@ -26,6 +27,8 @@ export async function pageJobs(ctx) {
   status.addEventListener('change', load);
   kind.addEventListener('change', load);
   await load();
+  // New and finished jobs appear without a reload.
+  return fleetStream(() => { if (!ctx.stale()) load(); });
 }
 
 function pick(o, ...keys) { for (const k of keys) if (o && o[k] !== undefined && o[k] !== null) return o[k]; return undefined; }
