@@ -130,7 +130,18 @@ async function tabSources(ctx, host, body) {
     const ret = s.retention || {};
     put(body, h('article', { class: 'subcard' },
       h('div', { class: 'section-head' }, h('h3', { text: s.name }),
-        ctx.can('operator') ? actionButton('Back up this group', () => startJob(ctx, host.id, { kind: 'backup', group: s.name }, 'Backup'), 'btn small') : null),
+        ctx.can('operator') ? h('div', { class: 'button-row' },
+          actionButton('Back up this group', () => startJob(ctx, host.id, { kind: 'backup', group: s.name }, 'Backup'), 'btn small'),
+          actionButton('Apply retention', async () => {
+            if (!await confirmDialog({ title: `Apply retention to “${s.name}”?`, text: `Snapshots of this group outside its retention policy (${retentionText(s.retention)}) are forgotten. Their data is removed at the next prune.`, ok: 'Forget snapshots' })) return;
+            await startJob(ctx, host.id, { kind: 'forget', group: s.name }, 'Forget');
+          }, 'btn small'),
+          s.name !== 'default' ? actionButton('Delete', async () => {
+            if (!await confirmDialog({ title: `Delete source group “${s.name}”?`, text: 'Schedules stop backing it up. Existing snapshots stay in the repository.', ok: 'Delete group' })) return;
+            await api.del(`/hosts/${host.id}/sources/${encodeURIComponent(s.name)}`);
+            toast('Source group deleted', 'ok');
+            tabSources(ctx, host, body);
+          }, 'btn small danger') : null) : null),
       kv([
         ['Paths', (s.paths || []).map((p) => h('div', { class: 'mono', text: p }))],
         ['Excludes', (s.excludes || []).length ? s.excludes.map((p) => h('div', { class: 'mono', text: p })) : null],

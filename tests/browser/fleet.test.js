@@ -178,6 +178,15 @@ test('host detail: every tab renders; schedules and source groups can be added',
     await page.getByLabel('Paths (one per line)').fill(state.data);
     await page.getByRole('button', { name: 'Add group' }).click();
     await page.getByRole('heading', { name: 'etc', exact: true }).waitFor();
+    // Deleting a group asks first.
+    const etc = page.locator('article', { has: page.getByRole('heading', { name: 'etc', exact: true }) });
+    await etc.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete group' }).click();
+    await page.getByRole('heading', { name: 'etc', exact: true }).waitFor({ state: 'detached' });
+    await page.getByLabel('Name (restic tag)').fill('etc');
+    await page.getByLabel('Paths (one per line)').fill(state.data);
+    await page.getByRole('button', { name: 'Add group' }).click();
+    await page.getByRole('heading', { name: 'etc', exact: true }).waitFor();
   } else {
     await page.getByText('Source groups not available').waitFor();
   }
