@@ -296,17 +296,18 @@ async function tabSettings(ctx, host, body) {
   put(clear(body), h('h2', { text: 'Settings' }));
   const canEdit = ctx.can('operator');
   const tags = h('input', { value: hostTags(host).join(', '), disabled: !canEdit, spellcheck: 'false' });
-  const limits = host.bandwidth || host.limits || {};
-  const up = h('input', { type: 'number', min: 0, value: limits.upload_kib ?? host.limit_upload ?? '', disabled: !canEdit, inputmode: 'numeric' });
-  const down = h('input', { type: 'number', min: 0, value: limits.download_kib ?? host.limit_download ?? '', disabled: !canEdit, inputmode: 'numeric' });
+  const limits = host.limits || host.bandwidth || {};
+  const shown = (v) => (v === null || v === undefined || v === 0 ? '' : v);
+  const up = h('input', { type: 'number', min: 0, value: shown(limits.upload_kbps), disabled: !canEdit, inputmode: 'numeric' });
+  const down = h('input', { type: 'number', min: 0, value: shown(limits.download_kbps), disabled: !canEdit, inputmode: 'numeric' });
   const form = h('form', { class: 'narrow' }, field('Tags (comma-separated)', tags),
     h('div', { class: 'grid2' }, field('Upload limit (KiB/s, empty = none)', up), field('Download limit (KiB/s, empty = none)', down)),
     canEdit ? h('button', { type: 'submit', class: 'btn primary', text: 'Save settings' }) : h('p', { class: 'muted', text: 'You need the operator role to change settings.' }));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const num = (el) => (el.value === '' ? null : Number(el.value));
+    const num = (el) => (el.value === '' ? 0 : Number(el.value)); // 0 = unlimited (protocol "limits")
     try {
-      await api.patch(`/hosts/${host.id}`, { tags: tags.value.split(',').map((s) => s.trim()).filter(Boolean), bandwidth: { upload_kib: num(up), download_kib: num(down) } });
+      await api.patch(`/hosts/${host.id}`, { tags: tags.value.split(',').map((s) => s.trim()).filter(Boolean), limits: { upload_kbps: num(up), download_kbps: num(down) } });
       toast('Settings saved', 'ok');
     } catch (e) { toast(e.message, 'bad'); }
   });
