@@ -235,7 +235,7 @@ export async function pageRestore(ctx) {
     const sel = h('p', { class: 'muted', 'aria-live': 'polite' });
     const updateSel = () => { sel.textContent = st.paths.size ? `${st.paths.size} selected: ${[...st.paths].join(', ')}` : 'Nothing selected: the whole snapshot will be restored.'; };
     updateSel();
-    const root = h('ul', { class: 'tree', role: 'tree', 'aria-label': 'Snapshot files' });
+    const root = h('ul', { class: 'tree', 'aria-label': 'Snapshot files' });
     put(body, h('h2', { text: `Choose files from ${snap ? snap.short_id || snap.id : st.snapshot}` }),
       h('p', { class: 'muted', text: 'Open folders to browse; tick files or folders to restore. Folders load as you open them.' }), root, sel,
       nav(true, 'Next: choose target →', true));
@@ -255,16 +255,16 @@ export async function pageRestore(ctx) {
       const isDir = e.type === 'dir';
       const cb = h('input', { type: 'checkbox', checked: st.paths.has(p), 'aria-label': `Select ${p}` });
       cb.addEventListener('change', () => { if (cb.checked) st.paths.add(p); else st.paths.delete(p); updateSel(); });
-      const li = h('li', { role: 'treeitem', 'aria-expanded': isDir ? 'false' : undefined });
-      const sub = h('ul', { role: 'group', hidden: true });
+      const li = h('li');
+      const sub = h('ul', { hidden: true });
       let toggle = h('span', { class: 'twisty', 'aria-hidden': 'true' });
       if (isDir) {
-        toggle = h('button', { type: 'button', class: 'twisty', 'aria-label': `Open ${p}`, text: '▸' });
+        toggle = h('button', { type: 'button', class: 'twisty', 'aria-label': `Open ${p}`, 'aria-expanded': 'false', text: '▸' });
         let loaded = false;
         toggle.addEventListener('click', () => {
           const open = sub.hidden;
           sub.hidden = !open;
-          li.setAttribute('aria-expanded', String(open));
+          toggle.setAttribute('aria-expanded', String(open));
           toggle.textContent = open ? '▾' : '▸';
           toggle.setAttribute('aria-label', `${open ? 'Close' : 'Open'} ${p}`);
           if (open && !loaded) { loaded = true; loadDir(p, sub); }

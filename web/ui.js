@@ -162,7 +162,7 @@ export function loading(text = 'Loading…') {
 
 export function toast(message, kind = 'info') {
   const box = document.getElementById('toasts');
-  const t = h('div', { class: `toast ${kind}`, role: kind === 'bad' ? 'alert' : 'status' }, message);
+  const t = h('div', { class: `toast ${kind}` }, message); // the container is the live region
   box.append(t);
   setTimeout(() => t.remove(), kind === 'bad' ? 9000 : 4500);
 }
