@@ -248,7 +248,7 @@ test('host detail: every tab renders; schedules and source groups can be added',
   await dark.context().close();
 });
 
-test('browse a snapshot tree and restore a file to a new directory', async (t) => {
+test('browse a snapshot tree and restore a file to a new directory, then in place (typed confirmation)', async (t) => {
   if (skipUnless(t, 'hosts', 'enroll', 'agent', 'tree')) return;
   if (!state.host) { t.skip('needs the host from the add-host scenario'); return; }
   const snaps = await waitFor(async () => {
@@ -283,6 +283,30 @@ test('browse a snapshot tree and restore a file to a new directory', async (t) =
   await waitFor(() => fs.existsSync(restored), { what: restored });
   assert.equal(fs.readFileSync(restored, 'utf8'), 'hello from the browser test\n');
   assert.ok(!fs.existsSync(path.join(target, state.data, 'notes.md')), 'only the chosen file was restored');
+
+  // In place: needs the host name typed before the wizard goes on.
+  const notes = path.join(state.data, 'notes.md');
+  fs.writeFileSync(notes, 'damaged\n');
+  await page.goto(`/#/hosts/${state.host.id}/restore?snapshot=${encodeURIComponent(snaps[0].id)}`);
+  await page.getByRole('heading', { name: /Choose files from/ }).waitFor();
+  prefix = '';
+  for (const part of parts) {
+    prefix += '/' + part;
+    await page.getByRole('button', { name: `Open ${prefix}`, exact: true }).click();
+  }
+  await page.getByRole('checkbox', { name: `Select ${notes}` }).check();
+  await page.getByRole('button', { name: 'Next: choose target →' }).click();
+  await page.getByRole('radio', { name: /In place/ }).check();
+  await page.getByLabel(/Type the host name/).fill('wrong');
+  await page.getByRole('button', { name: 'Next: review →' }).click();
+  await page.getByText('Type the host name exactly').waitFor();
+  await page.getByLabel(/Type the host name/).fill('web-01');
+  await page.getByRole('button', { name: 'Next: review →' }).click();
+  await page.getByText('in place, over the original files').waitFor();
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.waitForURL(/#\/jobs\//);
+  await page.locator('.page-head .badge', { hasText: /succeeded|warning/ }).waitFor({ timeout: 120000 });
+  assert.equal(fs.readFileSync(notes, 'utf8'), '# notes\n');
   assert.deepEqual(unexpectedErrors(page), []);
   await page.context().close();
 });
