@@ -129,6 +129,15 @@ int agent_cmd_enroll(const struct agent_opts *o)
 		fprintf(stderr, "enroll: the server URL must start with http:// or https://\n");
 		return 2;
 	}
+	/* lock before the one-time token is spent */
+	e = util_mkdir_p(o->state_dir, 0700);
+	if (e == 0)
+		e = plat_lock_dir(o->state_dir);
+	if (e < 0) {
+		fprintf(stderr, "enroll: cannot use the state directory '%s': %s\n", o->state_dir,
+			e == -EBUSY ? "an agent is running; stop it first" : strerror(-e));
+		return 1;
+	}
 	e = http_client_new(&tls, &h);
 	if (e < 0) {
 		fprintf(stderr, "enroll: %s\n", e == -EINVAL ? "--pin-sha256 must be 64 hex characters or sha256//base64"
@@ -181,14 +190,6 @@ int agent_cmd_enroll(const struct agent_opts *o)
 	util_strlcpy(c.ca_file, o->ca_file, sizeof(c.ca_file));
 	util_strlcpy(c.pin, o->pin, sizeof(c.pin));
 	util_strlcpy(c.restic, o->restic, sizeof(c.restic));
-	e = util_mkdir_p(o->state_dir, 0700);
-	if (e == 0)
-		e = plat_lock_dir(o->state_dir);
-	if (e < 0) {
-		fprintf(stderr, "enroll: cannot use the state directory '%s': %s\n", o->state_dir,
-			e == -EBUSY ? "an agent is running; stop it first" : strerror(-e));
-		goto out;
-	}
 	/* a new identity starts with fresh state */
 	{
 		static const char *const stale[] = {"state.json", "spool.ndjson", "queue.json", "schedule.json"};

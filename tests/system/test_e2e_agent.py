@@ -428,6 +428,15 @@ def test_enroll_token_errors(admin, make_agent, tmp_path, server):
     r = make_agent("late").enroll(t, check=False)
     assert r.returncode != 0 and "rejected the token" in r.stderr
 
+    # enrolling over a running agent is refused before the token is spent
+    running = enrol(admin, make_agent, tmp_path, name="running")
+    t = admin.post("/api/v1/enrollment-tokens",
+                   json={"hostname": "spare", "repository": {"url": str(tmp_path / "r3"), "password": PASSWORD},
+                         "paths": []}).json()["token"]
+    r = running.enroll(t, check=False)
+    assert r.returncode != 0 and "an agent is running" in r.stderr, r.stderr
+    make_agent("spare").enroll(t)
+
     # token from the environment, server unreachable: a clear transport error
     a3 = make_agent("env")
     r = a3.cli("enroll", env={"RM_SERVER": "http://127.0.0.1:9", "RM_ENROL_TOKEN": "abc"})
