@@ -326,7 +326,9 @@ void schedules_expand_commands(struct server *srv, int64_t host_id, json_t *cmds
 	json_array_foreach(cmds, i, c)
 	{
 		const char *type = json_string_value(json_object_get(c, "type"));
-		if (type && strcmp(type, "run") == 0 && json_is_string(json_object_get(c, "credential"))) {
+		const char *kind = json_string_value(json_object_get(c, "kind"));
+		bool privileged = kind && (strcmp(kind, "prune") == 0 || strcmp(kind, "unlock") == 0);
+		if (type && strcmp(type, "run") == 0 && (privileged || json_object_get(c, "credential"))) {
 			json_t *cred = maintenance_credential(srv, host_id);
 			if (cred)
 				json_object_set_new(c, "credential", cred);

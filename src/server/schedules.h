@@ -41,7 +41,8 @@ int schedules_agent_doc(struct server *srv, int64_t host_id, int64_t version, bo
 
 /* Just before commands go to the agent: put the (unsealed) hooks into the
  * groups of every `schedule` command in cmds (stored without them), and the
- * privileged credential into `run` commands marked "credential". */
+ * host's privileged credential (if set) into `run` commands of prune and
+ * unlock jobs (user or maintenance) — and into nothing else. */
 void schedules_expand_commands(struct server *srv, int64_t host_id, json_t *cmds);
 
 /* The zone to show a host's next runs in (its agent-reported zone, else

@@ -120,6 +120,13 @@ def test_due_work_queued_as_system_jobs(mserver, madmin):
     assert runs["prune"]["credential"] == {"password": PRIV}
     assert runs["prune"]["actor"] == "system"
     assert "credential" not in runs["check"] and "credential" not in runs["forget"]
+    # A user's unlock and prune jobs get it too; a backup does not.
+    for kind in ("unlock", "prune", "backup"):
+        r = madmin.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": kind})
+        assert r.status_code == 201, r.text
+        run = [c for c in a.commands() if c["type"] == "run" and c["job_id"] == r.json()["id"]][0]
+        assert (run.get("credential") == {"password": PRIV}) == (kind != "backup"), run
+        assert PRIV not in str(madmin.get(f"/api/v1/jobs/{r.json()['id']}").json())
     for name in ("restic-manager.db", "restic-manager.db-wal"):
         p = os.path.join(mserver.data_dir, name)
         if os.path.exists(p):
