@@ -132,7 +132,9 @@ TEST(test_utf8)
 	CHECK_EQ_STR(a, "ok \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
 	scrub_utf8(b, strlen(b));
 	CHECK_EQ_STR(b, "bad ? ? x ?? ??? ?? end?");
-	CHECK(json_stringn(b, strlen(b)) != NULL);
+	json_t *v = json_stringn(b, strlen(b));
+	CHECK(v != NULL);
+	json_decref(v);
 }
 
 TEST(test_backoff_bounds)
