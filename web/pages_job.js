@@ -1,7 +1,7 @@
 // pages_job.js — the job page (live progress and log over SSE, cancel,
 // downloads; resumes after a reload), the jobs list and the restore wizard.
 import { api, listAll, stream, qs } from './api.js';
-import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, toDate, put } from './ui.js';
+import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, emptyState, errorBox, loading, toast, confirmDialog, toDate, put } from './ui.js';
 import { hostName, hostStatus } from './hostfields.js';
 import { jobsTable, jobDuration } from './pages_host.js';
 import { fleetStream } from './pages_dash.js';
@@ -119,7 +119,6 @@ export async function pageJob(ctx) {
     const cur = pick(p, 'current_files');
     currentEl.textContent = Array.isArray(cur) && cur.length ? 'Now: ' + cur.join(', ') : '';
   };
-  let nLines = 0;
   const appendLines = (lines) => {
     const frag = document.createDocumentFragment();
     for (const l of lines) {
@@ -128,7 +127,6 @@ export async function pageJob(ctx) {
       const t = typeof l === 'object' && l ? l.t || l.time : null;
       put(frag, h('div', { class: ['line', st === 'stderr' ? 'stderr' : st === 'agent' ? 'agent' : null] },
         t ? h('span', { class: 'ts', text: (fmtTime(t).split(' ')[1] || '') + ' ' }) : null, text));
-      nLines++;
     }
     put(log, frag);
     while (log.childElementCount > MAX_LOG_LINES) log.firstElementChild.remove();
@@ -174,7 +172,6 @@ export async function pageJob(ctx) {
     api.get(`/jobs/${encodeURIComponent(id)}`).then((j) => { Object.assign(job, j); drawStatus(); }).catch(() => {});
   }
   s = stream(`/jobs/${encodeURIComponent(id)}/stream`, handlers);
-  void nLines;
   return () => { if (s) s.close(); };
 }
 
