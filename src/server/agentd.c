@@ -9,14 +9,20 @@
  * agentd_notify() finds commands for it, when its wait timer fires, when the
  * client closes (close callback), when the host is deleted, or at drain.
  * Invariants: h->waiter != NULL ⇔ h->timer is pending; the waiter's close
- * callback points at h.
+ * callback points at h; h->eof_ev exists only while h->waiter does.
+ * A held poll counts as contact; the poll of an agent that went away is
+ * dropped when its socket reports EOF (on_waiter_readable), or at the end
+ * of its wait when the peer vanished without a FIN.
  */
 #include "server/agentd.h"
 
 #include <errno.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -36,6 +42,7 @@ struct agentd_host {
 	struct http_ctx *waiter;
 	int64_t waiter_after;
 	struct event *timer;
+	struct event *eof_ev;  /* the waiter's socket turned readable: EOF? */
 	struct agentd *ad;
 	struct agentd_host *next;
 };
@@ -119,6 +126,10 @@ static struct http_ctx *waiter_take(struct agentd_host *h)
 		return NULL;
 	h->waiter = NULL;
 	event_del(h->timer);
+	if (h->eof_ev) {
+		event_free(h->eof_ev);
+		h->eof_ev = NULL;
+	}
 	http_ctx_set_close_cb(c, NULL, NULL);
 	return c;
 }
@@ -142,12 +153,39 @@ static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 		reply_commands(c, NULL);
 }
 
+/* evhttp does not read from a connection whose request awaits its reply,
+ * so it would notice a vanished agent only when the wait is over.  The
+ * socket turning readable while a poll is held means EOF (agents do not
+ * pipeline): answer the poll now, which frees it. */
+static void on_waiter_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct agentd_host *h = arg;
+	char b;
+	ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	struct http_ctx *c;
+
+	(void)what;
+	if (n > 0)
+		return; /* data, not EOF: stop watching (one-shot) */
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		event_add(h->eof_ev, NULL);
+		return;
+	}
+	c = waiter_take(h);
+	if (c)
+		reply_commands(c, NULL);
+}
+
 static void waiter_close_cb(struct http_ctx *c, void *arg)
 {
 	struct agentd_host *h = arg;
 	if (h->waiter == c) {
 		h->waiter = NULL;
 		event_del(h->timer);
+		if (h->eof_ev) {
+			event_free(h->eof_ev);
+			h->eof_ev = NULL;
+		}
 	}
 	/* Replying frees the context; libevent drops the orphaned request. */
 	reply_commands(c, NULL);
@@ -183,6 +221,12 @@ bool agentd_is_online(struct server *srv, int64_t host_id)
 	return h && h->online;
 }
 
+bool agentd_is_polling(struct server *srv, int64_t host_id)
+{
+	struct agentd_host *h = srv->agentd ? host_find(srv->agentd, host_id) : NULL;
+	return h && h->waiter;
+}
+
 static void on_liveness(evutil_socket_t fd, short what, void *arg)
 {
 	struct agentd *ad = arg;
@@ -196,7 +240,7 @@ static void on_liveness(evutil_socket_t fd, short what, void *arg)
 			if (!h->online)
 				continue;
 			if (h->waiter) {
-				/* A held poll is contact. */
+				/* A held poll is contact (a vanished agent's poll is dropped on EOF). */
 				h->last_contact_ms = now_ms;
 				continue;
 			}
@@ -258,6 +302,16 @@ void agentd_poll(struct http_ctx *c, int64_t after, int wait)
 	event_add(h->timer, &tv);
 	http_ctx_set_close_cb(c, waiter_close_cb, h);
 	http_ctx_set_timeout(c, wait + 30);
+	{
+		struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
+		struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+		evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+		if (fd >= 0) {
+			h->eof_ev = event_new(srv->base, fd, EV_READ, on_waiter_readable, h);
+			if (h->eof_ev)
+				event_add(h->eof_ev, NULL);
+		}
+	}
 }
 
 void agentd_notify(struct server *srv, int64_t host_id)
@@ -357,6 +411,8 @@ void agentd_stop(struct server *srv)
 		struct agentd_host *h = ad->buckets[b];
 		while (h) {
 			struct agentd_host *next = h->next;
+			if (h->eof_ev)
+				event_free(h->eof_ev);
 			event_free(h->timer);
 			free(h);
 			h = next;

@@ -4,7 +4,8 @@
  * queued.  Loop thread only.  The HTTP handlers live in api_agent.c; this
  * module owns the in-memory per-host state behind them.
  *
- * Liveness: every agent request is contact (agentd_touch); a host without
+ * Liveness: every agent request is contact (agentd_touch), and so is a held
+ * poll; a host without
  * contact for AGENTD_OFFLINE_AFTER seconds (RM_TEST_OFFLINE_AFTER overrides
  * it, for tests only) turns offline; the change is stored and published on
  * the fleet event stream.  last_seen_at is written to the database at most
@@ -45,5 +46,7 @@ void agentd_notify(struct server *srv, int64_t host_id);
 void agentd_forget(struct server *srv, int64_t host_id);
 /* Current liveness as the loop sees it. */
 bool agentd_is_online(struct server *srv, int64_t host_id);
+/* True while the host has a held long-poll (it gets commands at once). */
+bool agentd_is_polling(struct server *srv, int64_t host_id);
 
 #endif

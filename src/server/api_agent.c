@@ -295,7 +295,7 @@ void api_agent_enroll(struct http_ctx *c)
 void api_agent_hello(struct http_ctx *c)
 {
 	struct server *srv = c->srv;
-	json_t *body = http_body_object(c), *config = NULL, *rj;
+	json_t *body = http_body_object(c), *config = NULL, *rj, *out;
 	struct store_host h;
 	const char *running = NULL;
 	char (*ids)[STORE_JOB_ID_LEN + 1] = NULL;
@@ -350,11 +350,14 @@ void api_agent_hello(struct http_ctx *c)
 		return;
 	}
 	util_time_rfc3339(util_now(), ts);
-	http_reply_json(c, 200,
-			json_pack("{s:I,s:o,s:o,s:I,s:s}", "host_id", (json_int_t)h.id, "config", config, "schedule",
-				  agent_schedule_json(srv, h.id), "last_event_seq", (json_int_t)h.last_event_seq,
-				  "server_time", ts));
+	out = json_pack("{s:I,s:o,s:o*,s:I,s:s}", "host_id", (json_int_t)h.id, "config", config, "schedule",
+			agent_schedule_json(srv, h.id), "last_event_seq", (json_int_t)h.last_event_seq, "server_time", ts);
 	store_host_release(&h);
+	if (!out) {
+		http_reply_error(c, 503, "out_of_memory", "try again later");
+		return;
+	}
+	http_reply_json(c, 200, out);
 }
 
 /* ---- commands ---- */

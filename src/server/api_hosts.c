@@ -288,6 +288,7 @@ static json_t *host_json(struct server *srv, const struct store_host *h, bool de
 	json_object_set_new(o, "name", json_string(h->name));
 	/* Liveness from the loop's view (the stored flag trails it by at most a tick). */
 	json_object_set_new(o, "status", json_string(agentd_is_online(srv, h->id) ? "online" : "offline"));
+	json_object_set_new(o, "polling", json_boolean(agentd_is_polling(srv, h->id)));
 	json_object_set_new(o, "tags", array_or_empty(h->tags));
 	json_object_set_new(o, "os", h->os[0] ? json_string(h->os) : json_null());
 	json_object_set_new(o, "arch", h->arch[0] ? json_string(h->arch) : json_null());

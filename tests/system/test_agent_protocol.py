@@ -85,6 +85,11 @@ def new_agent(server, admin, hostname="web-1"):
     return a
 
 
+def wait_polling(admin, hid, want=True):
+    """Wait until the server holds (or no longer holds) a long-poll of host hid."""
+    wait_for(lambda: admin.get(f"/api/v1/hosts/{hid}").json()["polling"] is want, what="held poll")
+
+
 def create_job(admin, hid, **body):
     r = admin.post(f"/api/v1/hosts/{hid}/jobs", json=body)
     assert r.status_code == 201, r.text
@@ -208,8 +213,7 @@ def test_longpoll_wakes_on_job_and_times_out_empty(server, admin):
         result["t"] = time.monotonic()
     th = threading.Thread(target=poller)
     th.start()
-    # Wait until the poll is held (no sleep-based readiness: poll server state via a second read).
-    time.sleep(0.3)
+    wait_polling(admin, a.host_id)
     queued = time.monotonic()
     job = create_job(admin, a.host_id, kind="init")
     th.join(timeout=40)
@@ -235,7 +239,7 @@ def test_newer_poll_replaces_older(server, admin):
         result["t"] = time.monotonic()
     th = threading.Thread(target=poller)
     th.start()
-    time.sleep(0.3)
+    wait_polling(admin, a.host_id)
     b = FakeAgent(server, token=a.token)
     t2 = time.monotonic()
     r2 = {}
@@ -383,7 +387,7 @@ def test_revoked_agent_token_after_delete(server, admin):
         result["r"] = a.poll(wait=30)
     th = threading.Thread(target=poller)
     th.start()
-    time.sleep(0.3)
+    wait_polling(admin, a.host_id)
     r = admin.delete(f"/api/v1/hosts/{a.host_id}")
     assert r.status_code == 204
     th.join(timeout=20)
@@ -608,6 +612,21 @@ def test_offline_after_silence(fast_offline_server):
     assert admin.get("/api/v1/fleet/summary").json()["hosts"]["offline"] == 1
     a.poll(wait=0)
     assert admin.get(f"/api/v1/hosts/{a.host_id}").json()["status"] == "online"
+    # A held poll keeps the host online past the threshold ...
+    import socket
+    host, port = server.addr.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=5)
+    s.sendall((f"GET /api/agent/v1/commands?after=0&wait=10 HTTP/1.1\r\nHost: x\r\nX-RM-Protocol: 1\r\n"
+               f"Authorization: Bearer {a.token}\r\n\r\n").encode())
+    wait_polling(admin, a.host_id)
+    t0 = time.monotonic()
+    wait_for(lambda: time.monotonic() - t0 > 3, what="threshold passed")
+    assert admin.get(f"/api/v1/hosts/{a.host_id}").json()["status"] == "online"
+    # ... until the agent vanishes: its poll is dropped and the host goes offline.
+    s.close()
+    wait_polling(admin, a.host_id, False)
+    wait_for(lambda: admin.get(f"/api/v1/hosts/{a.host_id}").json()["status"] == "offline", timeout=15,
+             what="host offline after the agent vanished")
 
 
 def test_kill9_restart_keeps_jobs_and_events(server, admin):
@@ -641,9 +660,9 @@ def test_client_gone_during_held_poll(server, admin):
         s = socket.create_connection((host, int(port)), timeout=5)
         s.sendall((f"GET /api/agent/v1/commands?after=0&wait=30 HTTP/1.1\r\nHost: x\r\nX-RM-Protocol: 1\r\n"
                    f"Authorization: Bearer {a.token}\r\n\r\n").encode())
-        time.sleep(0.2)
+        wait_polling(admin, a.host_id)
         s.close()
-    time.sleep(0.2)
+    wait_polling(admin, a.host_id, False)  # the close was noticed and the poll dropped
     job = create_job(admin, a.host_id, kind="init")
     assert a.poll(wait=5).json()["commands"][0]["job_id"] == job["id"]
     assert server.get("/healthz").status_code == 200
@@ -661,7 +680,8 @@ def test_slow_stream_client_is_dropped(server, admin):
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.connect((host, int(port)))
     slow.sendall((f"GET /api/v1/jobs/{jid}/stream HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n").encode())
-    time.sleep(0.3)
+    slow.settimeout(10)
+    assert slow.recv(64).startswith(b"HTTP/1.1 200")  # the stream is registered
     line = "y" * 4000
     for _ in range(6):  # ~20 MB of log lines, never read by the slow client
         r = a.send([{"type": "job.log", "job_id": jid, "lines": [{"stream": "stdout", "text": line}] * 800}])
@@ -684,7 +704,7 @@ def test_shutdown_answers_held_polls(server, admin):
         result["t"] = time.monotonic()
     th = threading.Thread(target=poller)
     th.start()
-    time.sleep(0.3)
+    wait_polling(admin, a.host_id)
     t0 = time.monotonic()
     assert server.stop() == 0
     th.join(timeout=20)
