@@ -54,13 +54,14 @@ export async function pageJob(ctx) {
   const summaryBox = h('div');
   const liveEl = h('span', { class: 'live' });
   const metaBox = h('div');
+  let progressCard = null;
 
   put(main, 
     h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', host ? h('a', { href: `#/hosts/${job.host_id}/jobs`, text: hostName(host) }) : `host ${job.host_id}`, ' / ', h('span', { text: `job #${shortId(id)}` })),
     h('div', { class: 'page-head' }, h('h1', { text: `${job.kind ? job.kind[0].toUpperCase() + job.kind.slice(1) : 'Job'} #${shortId(id)}` }), statusBox, liveEl,
       h('div', { class: 'head-actions' }, ctx.can('operator') ? cancelBtn : null)),
     metaBox,
-    h('section', { class: 'card' }, h('h2', { class: 'sr-only', text: 'Progress' }),
+    progressCard = h('section', { class: 'card', hidden: !['backup', 'restore'].includes(job.kind) && !job.progress }, h('h2', { class: 'sr-only', text: 'Progress' }),
       h('div', { class: 'progress-row' }, progress, pctEl),
       h('dl', { class: 'progress-stats' }, h('div', null, h('dt', { text: 'Files' }), h('dd', null, filesEl)), h('div', null, h('dt', { text: 'Data' }), h('dd', null, bytesEl)), h('div', null, h('dt', { text: 'Time left' }), h('dd', null, etaEl))),
       currentEl),
@@ -92,6 +93,16 @@ export async function pageJob(ctx) {
     clear(summaryBox);
     if (job.error) put(summaryBox, h('div', { class: 'error', role: 'alert' }, h('strong', { text: 'Error: ' }), String(job.error)));
     if (!s || typeof s !== 'object') return;
+    if (s.message_type === 'statistics' && s.added && s.removed) {
+      const side = (x) => `${fmtNumber(x.files)} files, ${fmtNumber(x.dirs)} dirs, ${fmtBytes(x.bytes)}`;
+      put(summaryBox, h('section', { class: 'card' }, h('h2', { text: 'Differences' }), h('dl', { class: 'kv' },
+        h('dt', { text: 'From' }), h('dd', null, h('code', { text: String(s.source_snapshot || '').slice(0, 8) })),
+        h('dt', { text: 'To' }), h('dd', null, h('code', { text: String(s.target_snapshot || '').slice(0, 8) })),
+        h('dt', { text: 'Changed files' }), h('dd', { text: fmtNumber(s.changed_files) }),
+        h('dt', { text: 'Added' }), h('dd', { text: side(s.added) }),
+        h('dt', { text: 'Removed' }), h('dd', { text: side(s.removed) }))));
+      return;
+    }
     const rows = [['Snapshot', s.snapshot_id ? h('code', { text: String(s.snapshot_id).slice(0, 8) }) : null],
       ['New files', fmtNumber(s.files_new)], ['Changed files', fmtNumber(s.files_changed)], ['Unchanged files', fmtNumber(s.files_unmodified)],
       ['Data added', fmtBytes(s.data_added)], ['Processed', fmtBytes(s.total_bytes_processed)], ['restic duration', s.total_duration !== undefined ? fmtDuration(s.total_duration) : null]]
@@ -110,6 +121,7 @@ export async function pageJob(ctx) {
       pctEl.textContent = pct.toFixed(pct < 10 ? 1 : 0) + ' %';
     }
     if (final) return;
+    if (progressCard) progressCard.hidden = false;
     const fd = pick(p, 'files_done'), tf = pick(p, 'total_files');
     if (fd !== undefined) filesEl.textContent = tf ? `${fmtNumber(fd)} of ${fmtNumber(tf)}` : fmtNumber(fd);
     const bd = pick(p, 'bytes_done'), tb = pick(p, 'total_bytes');

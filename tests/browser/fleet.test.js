@@ -165,6 +165,18 @@ test('host detail: every tab renders; schedules and source groups can be added',
   const job = await admin.post(`/api/v1/hosts/${id}/jobs`, { kind: 'backup', group: 'default' });
   assert.equal(job.status, 201, job.text);
   await page.getByRole('heading', { name: `${before + 1} snapshots` }).waitFor({ timeout: 60000 });
+  // Compare two snapshots: a diff job whose result shows on the job page.
+  const boxes = page.getByRole('checkbox', { name: /Select snapshot .* for comparison/ });
+  await boxes.nth(0).check();
+  assert.ok(await page.getByRole('button', { name: 'Compare 2 selected' }).isDisabled());
+  await boxes.nth(1).check();
+  await page.getByRole('button', { name: 'Compare 2 selected' }).click();
+  await page.waitForURL(/#\/jobs\//);
+  await page.locator('.page-head .badge', { hasText: /succeeded|warning/ }).waitFor({ timeout: 60000 });
+  await page.getByRole('heading', { name: 'Differences' }).waitFor();
+  await shot(page, 'job-diff');
+  await page.goto(`/#/hosts/${id}/snapshots`);
+  await heading.waitFor();
   assert.deepEqual(await unlabelledControls(page), []);
   await shot(page, 'host-snapshots');
   const has = {
