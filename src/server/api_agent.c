@@ -586,7 +586,8 @@ void api_agent_events(struct http_ctx *c)
 	enum agent_ev *types;
 	struct post p = {0};
 	struct store_host h;
-	int64_t now = util_now(), max_seq = 0;
+	int64_t now = util_now(), max_seq = 0, prev_seq = 0, lines = 0;
+	bool ascending = true;
 	size_t i, n;
 	int r = 0;
 
@@ -619,6 +620,9 @@ void api_agent_events(struct http_ctx *c)
 			http_reply_error(c, 400, "invalid_event", "event %zu: %s", i, msg);
 			return;
 		}
+		if (json_integer_value(json_object_get(e, "seq")) <= prev_seq)
+			ascending = false;
+		prev_seq = json_integer_value(json_object_get(e, "seq"));
 		job_id = json_string_value(json_object_get(e, "job_id"));
 		if (job_id) {
 			r = store_job_host(srv->store, job_id, &owner);
@@ -636,7 +640,10 @@ void api_agent_events(struct http_ctx *c)
 			}
 		}
 	}
-	/* Pass 2: apply, each (host, seq) once, in one transaction. */
+	/* Pass 2: apply, each (host, seq) once, in one transaction.  A batch in
+	 * ascending seq order may be stored in part (acked_seq then tells the
+	 * agent where to resume): one request never holds the loop for more than
+	 * AGENT_BATCH_LINE_BUDGET log lines. */
 	p.state_jobs = json_object();
 	p.msgs = json_array();
 	r = (p.state_jobs && p.msgs) ? store_begin(srv->store) : -ENOMEM;
@@ -656,6 +663,10 @@ void api_agent_events(struct http_ctx *c)
 				break;
 			if (seq > max_seq)
 				max_seq = seq;
+			if (types[i] == AGENT_EV_JOB_LOG)
+				lines += (int64_t)json_array_size(json_object_get(e, "lines"));
+			if (ascending && lines >= AGENT_BATCH_LINE_BUDGET)
+				break;
 		}
 		if (r >= 0 && max_seq > 0)
 			r = store_host_set_last_event_seq(srv->store, c->host_id, max_seq);

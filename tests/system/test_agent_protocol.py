@@ -775,3 +775,26 @@ def test_audit_trail_has_enrolment_and_jobs_without_secrets(server, admin):
     for secret in (REPO_PASSWORD, t["token"], a.token):
         assert secret not in text
         assert secret not in server.log_text()
+
+
+def test_huge_log_batch_is_stored_in_parts(server, admin):
+    a = new_agent(server, admin)
+    job = create_job(admin, a.host_id, kind="backup", paths=["/x"])
+    jid = job["id"]
+    evs = [{"type": "job.started", "job_id": jid, "kind": "backup", "actor": "user"}]
+    evs += [{"type": "job.log", "job_id": jid, "lines": [{"stream": "stdout", "text": f"{k}.{i}"} for i in range(200)]}
+            for k in range(300)]  # 60000 lines in one batch
+    spool = list(evs)
+    a.send(spool)  # assigns seqs 1..301
+    sent = 0
+    while spool:
+        r = a.send(None, raw=json.dumps({"events": spool}))
+        assert r.status_code == 200
+        acked = r.json()["acked_seq"]
+        spool = [e for e in spool if e["seq"] > acked]  # what the agent does
+        sent += 1
+        assert sent < 10
+    assert sent > 1  # it took more than one request
+    log = admin.get(f"/api/v1/jobs/{jid}/log").text.splitlines()
+    assert len(log) == 60000 and log[0] == "0.0" and log[-1] == "299.199"
+    assert admin.get(f"/api/v1/jobs/{jid}").json()["log_lines"] == 60000
