@@ -22,6 +22,7 @@
  * Main thread only.
  */
 #include "agent/job.h"
+#include "agent/locks.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -76,6 +77,7 @@ struct job {
 	json_t *snapshots;
 	json_t *stats;    /* repo.stats fields */
 	json_t *tree;     /* entries */
+	json_t *lock;     /* the lock holder restic reported (locks.h), or NULL */
 	char last_err[512];
 	char fatal[512]; /* restic's first "Fatal: …" line: the best reason */
 	char last_line[512];
@@ -496,6 +498,8 @@ static void on_line(struct job *j, enum plat_stream s, const char *line, size_t 
 	if (len == 0)
 		return;
 	restic_line_parse(line, len, &rl);
+	if (s == PLAT_STDERR)
+		locks_feed_line(line, len, &j->lock);
 	if (s == PLAT_STDERR) {
 		if (rl.kind == RESTIC_LINE_ERROR)
 			log_line(j, "stderr", rl.text, strlen(rl.text));
@@ -831,6 +835,14 @@ static void step_done(struct job *j, int code)
 			j->stats = json_pack("{s:{s:b, s:s, s:s}}", "check", "ok", j->status == ST_SUCCEEDED, "time", t,
 					     "message", j->last_line);
 		}
+		/* Locks for the repository health view: the holder restic named, or
+		 * none after an exclusive operation or an unlock went through. */
+		if (j->lock || ((strcmp(j->kind, "prune") == 0 || strcmp(j->kind, "unlock") == 0) &&
+				j->status == ST_SUCCEEDED)) {
+			if (!j->stats)
+				j->stats = json_object();
+			json_object_set_new(j->stats, "locks", j->lock ? json_pack("[O]", j->lock) : json_array());
+		}
 	} else if (j->step == STEP_SNAPSHOTS) {
 		if (code != 0)
 			log_agent(j, "listing snapshots after the job failed");
@@ -1112,6 +1124,7 @@ void job_free(struct job *j)
 		return;
 	free(j->hook_pre);
 	free(j->hook_post);
+	json_decref(j->lock);
 	if (j->child) {
 		/* only at exit with a job still running: do not leave it behind */
 		plat_child_signal(j->child, true);

@@ -325,3 +325,45 @@ def test_failed_scheduled_backup_retried_per_policy(admin, make_agent, tmp_path)
     while time.monotonic() < t_end:
         assert len(sched_jobs(admin, hid, "backup")) == 3
         time.sleep(0.2)
+
+
+def test_stale_lock_holder_reported_and_unlocked(admin, make_agent, tmp_path):
+    import socket
+    import subprocess
+    import time
+    src = str(tmp_path / "src")
+    make_tree(src, 2)
+    name = socket.gethostname()  # restic records the machine's host name in its locks
+    agent = enrol(admin, make_agent, tmp_path, name, [src])
+    hid = agent.host_id
+    run_init(admin, hid)
+    # A restic killed mid-backup leaves a stale lock behind.
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(6 * 1024 * 1024))
+    env = dict(os.environ, RESTIC_REPOSITORY=str(tmp_path / f"repo-{name}"), RESTIC_PASSWORD=PASSWORD,
+               RESTIC_CACHE_DIR=str(tmp_path / "cache"))
+    p = subprocess.Popen([RESTIC, "backup", "--limit-upload", "300", str(big)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lockdir = tmp_path / f"repo-{name}" / "locks"
+    wait_for(lambda: any("-tmp-" not in f.name for f in lockdir.iterdir()), timeout=60, what="restic's lock")
+    p.kill()
+    p.wait()
+    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": "prune"})
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    j = wait_for(lambda: (lambda j: j if j["status"] in FINAL else None)(admin.get(f"/api/v1/jobs/{jid}").json()),
+                 timeout=TIMEOUT, what="prune")
+    assert j["status"] == "failed", (j, admin.get(f"/api/v1/jobs/{jid}/log").text, list(lockdir.iterdir()))
+    m = wait_for(lambda: (lambda m: m if m["locks"] else None)(admin.get(f"/api/v1/hosts/{hid}/maintenance").json()),
+                 timeout=TIMEOUT, what="lock holder in the repository health")
+    lock = m["locks"][0]
+    assert lock["pid"] == p.pid and lock["host"] == name and lock["held_by_this_host"] is True
+    assert lock["job_running"] is False and lock["time"] and lock["age"]
+    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": "unlock"})
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    j = wait_for(lambda: (lambda j: j if j["status"] in FINAL else None)(admin.get(f"/api/v1/jobs/{jid}").json()),
+                 timeout=TIMEOUT, what="unlock")
+    assert j["status"] == "succeeded", j
+    wait_for(lambda: admin.get(f"/api/v1/hosts/{hid}/maintenance").json()["locks"] == [], timeout=TIMEOUT,
+             what="locks cleared")

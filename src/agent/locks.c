@@ -1,0 +1,77 @@
+/*
+ * locks.c — parse restic's "repository is already locked" report (see
+ * locks.h).  Bounded: a line over LOCKS_LINE_MAX is ignored; host and user
+ * are capped at 255 bytes.  Main thread (called from job output parsing).
+ */
+#include "agent/locks.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "common/util.h"
+
+#define LOCKS_LINE_MAX 4096
+#define LOCKS_FIELD_MAX 255
+
+/* Copy the word at p (up to a space) into out; return the byte after it. */
+static const char *word(const char *p, const char *end, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (p < end && *p != ' ' && n + 1 < cap)
+		out[n++] = *p++;
+	out[n] = '\0';
+	return p;
+}
+
+int locks_feed_line(const char *line, size_t len, json_t **lock)
+{
+	char buf[LOCKS_LINE_MAX + 1], host[LOCKS_FIELD_MAX + 1], user[LOCKS_FIELD_MAX + 1], num[24];
+	const char *p, *end;
+	int64_t pid;
+	bool exclusive;
+
+	if (len > LOCKS_LINE_MAX)
+		return 0;
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	end = buf + len;
+	if ((p = strstr(buf, "lock was created at ")) != NULL) {
+		/* "lock was created at 2026-11-25 21:00:00 (5m3s ago)" */
+		char t[20];
+		p += strlen("lock was created at ");
+		if (!*lock || end - p < 19)
+			return p ? 1 : 0;
+		memcpy(t, p, 19);
+		t[19] = '\0';
+		if (t[4] != '-' || t[7] != '-' || t[10] != ' ' || t[13] != ':' || t[16] != ':')
+			return 1;
+		t[10] = 'T';
+		json_object_set_new(*lock, "time", json_string(t));
+		const char *ago = strchr(p + 19, '(');
+		const char *close = ago ? strstr(ago, " ago)") : NULL;
+		if (ago && close && close - ago - 1 > 0 && close - ago - 1 < 40)
+			json_object_set_new(*lock, "age", json_stringn(ago + 1, (size_t)(close - ago - 1)));
+		return 1;
+	}
+	p = strstr(buf, "repository is already locked ");
+	if (!p)
+		return 0;
+	p += strlen("repository is already locked ");
+	exclusive = strncmp(p, "exclusively ", 12) == 0;
+	if (exclusive)
+		p += 12;
+	if (strncmp(p, "by PID ", 7) != 0)
+		return 0;
+	p = word(p + 7, end, num, sizeof(num));
+	if (util_parse_i64(num, 0, INT64_MAX, &pid) < 0 || strncmp(p, " on ", 4) != 0)
+		return 0;
+	p = word(p + 4, end, host, sizeof(host));
+	if (!host[0] || strncmp(p, " by ", 4) != 0)
+		return 0;
+	word(p + 4, end, user, sizeof(user));
+	json_decref(*lock);
+	*lock = json_pack("{s:I,s:s,s:s,s:b}", "pid", (json_int_t)pid, "host", host, "user", user, "exclusive",
+			  exclusive);
+	return 1;
+}

@@ -1,0 +1,24 @@
+/*
+ * locks.h — who holds a repository lock, from restic's own words.  restic
+ * 0.14 reports a conflicting lock on stderr as
+ *   "... repository is already locked [exclusively ]by PID 1234 on web-1 by
+ *    root (UID 0, GID 0)"
+ *   "lock was created at 2026-11-25 21:00:00 (5m3.2s ago)"
+ * A job feeds its stderr lines here; the result goes into `repo.stats`
+ * ("locks": [{"pid","host","user","time","exclusive"}]) so the operator
+ * sees the holder.  Pure parsing, no state beyond the caller's object.
+ */
+#ifndef RM_AGENT_LOCKS_H
+#define RM_AGENT_LOCKS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Feed one output line.  A "locked by" line creates *lock (a new object,
+ * replacing any previous one); a following "lock was created at" line adds
+ * "time" (RFC 3339-like "YYYY-MM-DDTHH:MM:SS", the lock holder's local
+ * time) to *lock.  Lines longer than 4 KiB are ignored.  Return 1 when
+ * the line was about a lock, else 0. */
+int locks_feed_line(const char *line, size_t len, json_t **lock);
+
+#endif

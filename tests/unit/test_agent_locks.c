@@ -1,0 +1,53 @@
+/* Unit tests for src/agent/locks.c: restic's lock conflict report. */
+#include <string.h>
+
+#include "agent/locks.h"
+#include "harness.h"
+
+static int feed(const char *s, json_t **lock)
+{
+	return locks_feed_line(s, strlen(s), lock);
+}
+
+TEST(test_exclusive_lock_with_time)
+{
+	json_t *l = NULL;
+	CHECK_EQ_INT(feed("Fatal: unable to create lock in backend: repository is already locked exclusively by "
+			  "PID 4242 on web-1 by root (UID 0, GID 0)",
+			  &l),
+		     1);
+	CHECK(l != NULL);
+	CHECK_EQ_INT(json_integer_value(json_object_get(l, "pid")), 4242);
+	CHECK_EQ_STR(json_string_value(json_object_get(l, "host")), "web-1");
+	CHECK_EQ_STR(json_string_value(json_object_get(l, "user")), "root");
+	CHECK(json_is_true(json_object_get(l, "exclusive")));
+	CHECK_EQ_INT(feed("lock was created at 2026-11-25 21:00:07 (5m3.25s ago)", &l), 1);
+	CHECK_EQ_STR(json_string_value(json_object_get(l, "time")), "2026-11-25T21:00:07");
+	CHECK_EQ_STR(json_string_value(json_object_get(l, "age")), "5m3.25s");
+	CHECK_EQ_INT(feed("storage ID 1a2b3c4d", &l), 0);
+	json_decref(l);
+}
+
+TEST(test_shared_lock_and_noise)
+{
+	json_t *l = NULL;
+	CHECK_EQ_INT(feed("repository is already locked by PID 7 on db.example.org by backup (UID 998, GID 998)",
+			  &l),
+		     1);
+	CHECK(json_is_false(json_object_get(l, "exclusive")));
+	CHECK_EQ_STR(json_string_value(json_object_get(l, "host")), "db.example.org");
+	json_decref(l);
+	l = NULL;
+	CHECK_EQ_INT(feed("no errors were found", &l), 0);
+	CHECK(l == NULL);
+	CHECK_EQ_INT(feed("repository is already locked by PID x on h by u", &l), 0);
+	CHECK_EQ_INT(feed("repository is already locked by PID 5", &l), 0);
+	CHECK_EQ_INT(feed("lock was created at 2026", &l), 1); /* no lock yet: ignored */
+	CHECK(l == NULL);
+	char big[5000];
+	memset(big, 'a', sizeof(big));
+	CHECK_EQ_INT(locks_feed_line(big, sizeof(big), &l), 0);
+}
+
+static const struct harness_case cases[] = {CASE(test_exclusive_lock_with_time), CASE(test_shared_lock_and_noise)};
+HARNESS_MAIN(cases)
