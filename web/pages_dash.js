@@ -2,7 +2,7 @@
 // 30-day backup calendar) and the add-host page (enrolment token + install
 // commands, new host appears live).
 import { api, listAll, stream, qs } from './api.js';
-import { h, clear, field, badge, fmtBytes, fmtNumber, ageEl, emptyState, errorBox, loading, toast, sortableTable, copyText, toDate, put } from './ui.js';
+import { h, clear, field, badge, fmtBytes, fmtNumber, ageEl, emptyState, errorBox, loading, toast, sortableTable, sortRows, copyText, toDate, put } from './ui.js';
 import { hostName, hostStatus, hostOs, lastBackup, repoSize, snapshotCount, hostTags, hasProblem, freshness } from './hostfields.js';
 
 const FLEET_EVENTS = ['host', 'host.updated', 'host.created', 'host.enrolled', 'host.deleted', 'host.online', 'host.offline',
@@ -109,7 +109,8 @@ async function recentBackups(since) {
 
 export async function pageDashboard(ctx) {
   const main = ctx.main;
-  const state = { sort: { key: 'name', dir: 'asc' }, text: ctx.query.get('q') || '', tag: '', status: '' };
+  const PAGE = 200, CAL_MAX = 50;
+  const state = { sort: { key: 'name', dir: 'asc' }, text: ctx.query.get('q') || '', tag: '', status: '', limit: PAGE };
   let hosts = [], summary = null, jobs = [], loadErr = null;
   const stripBox = h('div');
   const tableBox = h('div', null, loading());
@@ -154,6 +155,7 @@ export async function pageDashboard(ctx) {
 
   function drawTable() {
     clear(tableBox);
+    clear(calBox);
     if (loadErr) { put(tableBox, errorBox(loadErr, 'hosts')); return; }
     if (!hosts.length) {
       put(tableBox, emptyState('No hosts yet', 'Add your first host: you get a one-line install command for Linux or Windows.',
@@ -180,11 +182,22 @@ export async function pageDashboard(ctx) {
       b.addEventListener('click', () => runNow(x, b));
       return b;
     } });
+    drawCalendar(sortRows(cols, rows, state.sort));
     if (!rows.length) { put(tableBox, emptyState('No host matches the filter')); return; }
+    // Large fleets: render a page of rows at a time (the filter narrows further).
+    const more = rows.length > state.limit ? h('button', { type: 'button', class: 'btn small', text: `Show ${Math.min(PAGE, rows.length - state.limit)} more` }) : null;
+    if (more) more.addEventListener('click', () => { state.limit += PAGE; drawTable(); });
     put(tableBox, sortableTable(cols, rows, state.sort, (key) => {
       state.sort = { key, dir: state.sort.key === key && state.sort.dir === 'asc' ? 'desc' : 'asc' };
       drawTable();
-    }, 'Hosts'), h('p', { class: 'muted small', text: `${rows.length} of ${hosts.length} hosts` }));
+    }, 'Hosts', state.limit), h('div', { class: 'table-foot' },
+      h('span', { class: 'muted small', text: `${Math.min(rows.length, state.limit)} shown · ${rows.length} of ${hosts.length} hosts match` }), more));
+  }
+
+  function drawCalendar(rows) {
+    if (!rows.length) return;
+    const shown = rows.slice(0, CAL_MAX);
+    put(clear(calBox), calendar(shown, jobs), rows.length > CAL_MAX ? h('p', { class: 'muted small', text: `The calendar shows the first ${CAL_MAX} of ${rows.length} hosts in the table's order; filter to see others.` }) : null);
   }
 
   function drawTags() {
@@ -204,7 +217,6 @@ export async function pageDashboard(ctx) {
     put(clear(stripBox), fleetStrip(summary, hosts, jr.status === 'fulfilled' ? jobs : null));
     drawTags();
     drawTable();
-    put(clear(calBox), calendar(hosts, jobs));
   }
   await load();
   // At most one refresh in flight; events arriving meanwhile cause one more.

@@ -219,8 +219,19 @@ export function actionButton(label, fn, cls = 'btn') {
   return b;
 }
 
+/** Rows sorted by the column state.key names (state.dir asc|desc); empty values last. */
+export function sortRows(columns, rows, state) {
+  const col = columns.find((c) => c.key === state.key && c.sort);
+  if (!col) return rows;
+  return rows.slice().sort((a, b) => {
+    const x = col.sort(a), y = col.sort(b);
+    const r = x === y ? 0 : x === null || x === undefined ? 1 : y === null || y === undefined ? -1 : x < y ? -1 : 1;
+    return state.dir === 'asc' ? r : -r;
+  });
+}
+
 /** Sortable table helper: columns [{key,label,sort:(row)=>value,render:(row)=>node,cls}]. */
-export function sortableTable(columns, rows, state, onSort, caption) {
+export function sortableTable(columns, rows, state, onSort, caption, limit = Infinity) {
   const head = h('tr', null, columns.map((c) => {
     if (!c.sort) return h('th', { scope: 'col', class: c.cls, text: c.label });
     const dir = state.key === c.key ? state.dir : null;
@@ -228,14 +239,8 @@ export function sortableTable(columns, rows, state, onSort, caption) {
     btn.addEventListener('click', () => onSort(c.key));
     return h('th', { scope: 'col', class: c.cls, 'aria-sort': dir ? (dir === 'asc' ? 'ascending' : 'descending') : 'none' }, btn);
   }));
-  const col = columns.find((c) => c.key === state.key && c.sort);
-  if (col) {
-    rows = rows.slice().sort((a, b) => {
-      const x = col.sort(a), y = col.sort(b);
-      const r = x === y ? 0 : x === null || x === undefined ? 1 : y === null || y === undefined ? -1 : x < y ? -1 : 1;
-      return state.dir === 'asc' ? r : -r;
-    });
-  }
+  rows = sortRows(columns, rows, state);
+  if (rows.length > limit) rows = rows.slice(0, limit);
   const body = h('tbody', null, rows.map((r) => h('tr', { 'data-id': r.id }, columns.map((c) => h('td', { class: c.cls, 'data-label': c.label }, c.render(r))))));
   return h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, caption ? h('caption', { class: 'sr-only', text: caption }) : null, h('thead', null, head), body));
 }
