@@ -330,7 +330,7 @@ static json_t *step_argv(struct job *j, enum step s, enum out_mode *mode)
 		add(a, "--");
 		add(a, json_string_value(json_array_get(s2, 0)));
 		add(a, json_string_value(json_array_get(s2, 1)));
-		*mode = OUT_CAPTURE;
+		*mode = OUT_LINES; /* changes go to the log, statistics to the summary (diff_line) */
 	} else if (strcmp(k, "restore") == 0) {
 		add(a, "restore");
 		add_kv(a, "--target", json_string_value(json_object_get(args, "target")));
@@ -489,6 +489,29 @@ static void tree_node(struct job *j, json_t *node)
 	json_array_append_new(j->tree, e);
 }
 
+/* restic diff --json: {"message_type":"change","path","modifier"} lines are
+ * logged as "<modifier> <path>", the final "statistics" object becomes the
+ * summary; anything else is logged as it is. */
+static void diff_line(struct job *j, const char *line, size_t len)
+{
+	json_t *o = json_loadb(line, len, 0, NULL);
+	const char *mt = json_string_value(json_object_get(o, "message_type"));
+	char text[JOB_LINE_MAX + 8];
+
+	if (mt && strcmp(mt, "change") == 0 && json_is_string(json_object_get(o, "path"))) {
+		const char *mod = json_string_value(json_object_get(o, "modifier"));
+		int n = snprintf(text, sizeof(text), "%s %s", mod ? mod : "?",
+				 json_string_value(json_object_get(o, "path")));
+		log_line(j, "stdout", text, n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+	} else if (mt && strcmp(mt, "statistics") == 0) {
+		json_decref(j->summary);
+		j->summary = json_incref(o);
+	} else {
+		log_line(j, "stdout", line, len);
+	}
+	json_decref(o);
+}
+
 static void on_line(struct job *j, enum plat_stream s, const char *line, size_t len)
 {
 	struct restic_line rl;
@@ -505,6 +528,8 @@ static void on_line(struct job *j, enum plat_stream s, const char *line, size_t 
 			log_line(j, "stderr", rl.text, strlen(rl.text));
 		else
 			log_line(j, "stderr", line, len);
+	} else if (j->step == STEP_MAIN && strcmp(j->kind, "diff") == 0) {
+		diff_line(j, line, len);
 	} else if (j->mode == OUT_TREE) {
 		if (rl.json && json_is_object(rl.json) &&
 		    json_is_string(json_object_get(rl.json, "struct_type")) &&
