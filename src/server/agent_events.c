@@ -26,11 +26,15 @@ static const struct {
 	enum agent_ev type;
 	bool has_job;
 } ev_types[] = {
-	{"job.started", AGENT_EV_JOB_STARTED, true},      {"job.progress", AGENT_EV_JOB_PROGRESS, true},
-	{"job.log", AGENT_EV_JOB_LOG, true},              {"job.finished", AGENT_EV_JOB_FINISHED, true},
-	{"snapshots", AGENT_EV_SNAPSHOTS, false},         {"repo.stats", AGENT_EV_REPO_STATS, false},
-	{"schedule.ack", AGENT_EV_SCHEDULE_ACK, false},   {"tree.result", AGENT_EV_TREE_RESULT, false},
-	{"command.result", AGENT_EV_COMMAND_RESULT, false},
+    {"job.started", AGENT_EV_JOB_STARTED, true},
+    {"job.progress", AGENT_EV_JOB_PROGRESS, true},
+    {"job.log", AGENT_EV_JOB_LOG, true},
+    {"job.finished", AGENT_EV_JOB_FINISHED, true},
+    {"snapshots", AGENT_EV_SNAPSHOTS, false},
+    {"repo.stats", AGENT_EV_REPO_STATS, false},
+    {"schedule.ack", AGENT_EV_SCHEDULE_ACK, false},
+    {"tree.result", AGENT_EV_TREE_RESULT, false},
+    {"command.result", AGENT_EV_COMMAND_RESULT, false},
 };
 
 static bool is_one_of(const char *s, const char *const *set, size_t n)
@@ -56,8 +60,8 @@ const char *agent_event_check(json_t *e, enum agent_ev *type)
 	static const char *const actors[] = {"user", "schedule", "system"};
 	static const char *const finals[] = {"succeeded", "warning", "failed", "cancelled"};
 	static const char *const streams[] = {"stdout", "stderr", "agent"};
-	static const char *const kinds[] = {"init", "backup", "forget", "prune", "check",
-					    "unlock", "snapshots", "stats", "diff", "restore"};
+	static const char *const kinds[] = {"init",   "backup",    "forget", "prune", "check",
+	                                    "unlock", "snapshots", "stats",  "diff",  "restore"};
 	json_t *seq = json_object_get(e, "seq"), *v;
 	const char *tname;
 	size_t i, k;
@@ -97,8 +101,8 @@ const char *agent_event_check(json_t *e, enum agent_ev *type)
 			return "job.started has a field of the wrong type";
 		break;
 	case AGENT_EV_JOB_PROGRESS: {
-		static const char *const nums[] = {"percent", "files_done", "total_files", "bytes_done", "total_bytes",
-						   "seconds_remaining"};
+		static const char *const nums[] = {"percent",    "files_done",  "total_files",
+		                                   "bytes_done", "total_bytes", "seconds_remaining"};
 		for (i = 0; i < ARRAY_N(nums); i++)
 			if (!opt_type(e, nums[i], JSON_REAL))
 				return "job.progress numbers must be numbers";
@@ -158,4 +162,3 @@ const char *agent_event_check(json_t *e, enum agent_ev *type)
 	}
 	return NULL;
 }
-

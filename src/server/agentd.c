@@ -37,12 +37,12 @@
 struct agentd_host {
 	int64_t host_id;
 	int64_t last_contact_ms;
-	int64_t seen_flushed;   /* last_seen_at last written (s) */
+	int64_t seen_flushed; /* last_seen_at last written (s) */
 	bool online;
 	struct http_ctx *waiter;
 	int64_t waiter_after;
 	struct event *timer;
-	struct event *eof_ev;  /* the waiter's socket turned readable: EOF? */
+	struct event *eof_ev; /* the waiter's socket turned readable: EOF? */
 	struct agentd *ad;
 	struct agentd_host *next;
 };
@@ -55,7 +55,10 @@ struct agentd {
 	int64_t last_purge;
 };
 
-static size_t bucket_of(int64_t id) { return (size_t)((uint64_t)id * 2654435761u) % AGENTD_BUCKETS; }
+static size_t bucket_of(int64_t id)
+{
+	return (size_t)((uint64_t)id * 2654435761u) % AGENTD_BUCKETS;
+}
 
 static struct agentd_host *host_find(struct agentd *ad, int64_t id)
 {
@@ -109,8 +112,8 @@ static void publish_status(struct server *srv, int64_t host_id, bool online, int
 	if (store_host_get(srv->store, host_id, &sh) < 0)
 		return;
 	sse_publish_fleet(srv, "host",
-			  json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)host_id, "name", sh.name, "status",
-				    online ? "online" : "offline", "last_seen", ts));
+	                  json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)host_id, "name", sh.name, "status",
+	                            online ? "online" : "offline", "last_seen", ts));
 	store_host_release(&sh);
 }
 
@@ -250,7 +253,7 @@ static void on_liveness(evutil_socket_t fd, short what, void *arg)
 			int64_t seen = h->last_contact_ms / 1000;
 			if (store_host_set_status(srv->store, h->host_id, "offline", seen) == 0) {
 				log_info("host %lld is offline (no contact for %lld s)", (long long)h->host_id,
-					 (long long)((now_ms - h->last_contact_ms) / 1000));
+				         (long long)((now_ms - h->last_contact_ms) / 1000));
 				publish_status(srv, h->host_id, false, seen);
 			}
 		}

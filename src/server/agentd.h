@@ -22,10 +22,10 @@
 struct server;
 
 #define AGENTD_OFFLINE_AFTER 90
-#define AGENTD_SEEN_FLUSH 30
-#define AGENTD_MAX_WAIT 60
-#define AGENTD_DEFAULT_WAIT 30
-#define AGENTD_MAX_COMMANDS 100
+#define AGENTD_SEEN_FLUSH    30
+#define AGENTD_MAX_WAIT      60
+#define AGENTD_DEFAULT_WAIT  30
+#define AGENTD_MAX_COMMANDS  100
 
 /* Create srv->agentd and start the liveness timer.  Return 0 or -errno (logged). */
 int agentd_start(struct server *srv);

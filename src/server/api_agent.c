@@ -80,9 +80,9 @@ static int protocol_check(struct http_ctx *c)
 	if (v >= RM_PROTOCOL_MIN)
 		return 0;
 	http_reply_error(c, 426, "protocol_too_old",
-			 "agent protocol %lld is too old: this server needs protocol %d or newer; upgrade the agent "
-			 "(restic-manager-agent) from this server's /agent/binary",
-			 (long long)v, RM_PROTOCOL_MIN);
+	                 "agent protocol %lld is too old: this server needs protocol %d or newer; upgrade the agent "
+	                 "(restic-manager-agent) from this server's /agent/binary",
+	                 (long long)v, RM_PROTOCOL_MIN);
 	return -1;
 }
 
@@ -223,7 +223,8 @@ void api_agent_enroll(struct http_ctx *c)
 	secrets_token_hash(token, hash);
 	r = store_enroll_find(srv->store, hash, now, &e);
 	if (r == -ENOENT) {
-		audit_log(srv, c, "host.enroll", NULL, "denied", json_pack("{s:s}", "reason", "unknown, expired or used token"));
+		audit_log(srv, c, "host.enroll", NULL, "denied",
+		          json_pack("{s:s}", "reason", "unknown, expired or used token"));
 		http_reply_error(c, 401, "invalid_token", "invalid, expired or already used enrolment token");
 		return;
 	}
@@ -235,7 +236,7 @@ void api_agent_enroll(struct http_ctx *c)
 	r = secrets_unseal(srv->secrets, e.secret, e.secret_len, ad, &pt, &plen);
 	if (r < 0) {
 		log_error("cannot open the sealed repository credentials of enrolment token %lld: %s", (long long)e.id,
-			  strerror(-r));
+		          strerror(-r));
 		store_enrollment_release(&e);
 		http_reply_error(c, 500, "internal", "cannot read the repository credentials of this token");
 		return;
@@ -255,8 +256,8 @@ void api_agent_enroll(struct http_ctx *c)
 		r = store_enroll_mark_used(srv->store, e.id, host_id, now);
 	if (r == 0)
 		r = store_host_update_hello(srv->store, host_id, fact(body, "os", 63), fact(body, "arch", 31),
-					    fact(body, "agent_version", 63), fact(body, "restic_version", 63),
-					    agent_protocol(c), now);
+		                            fact(body, "agent_version", 63), fact(body, "restic_version", 63),
+		                            agent_protocol(c), now);
 	if (r == 0)
 		r = store_commit(srv->store);
 	else
@@ -279,14 +280,15 @@ void api_agent_enroll(struct http_ctx *c)
 	c->via = AUTH_VIA_AGENT; /* the new agent is the actor */
 	c->host_id = host_id;
 	audit_log(srv, c, "host.enroll", target, "ok",
-		  json_pack("{s:s,s:s?,s:s?,s:I}", "name", e.hostname, "os", fact(body, "os", 63), "arch",
-			    fact(body, "arch", 31), "enrollment_token_id", (json_int_t)e.id));
+	          json_pack("{s:s,s:s?,s:s?,s:I}", "name", e.hostname, "os", fact(body, "os", 63), "arch",
+	                    fact(body, "arch", 31), "enrollment_token_id", (json_int_t)e.id));
 	log_info("host %lld (%s) enrolled from %s", (long long)host_id, e.hostname, c->client_addr);
 	store_enrollment_release(&e);
 	agentd_touch(srv, host_id);
 	util_time_rfc3339(now, ts);
-	http_reply_json(c, 201, json_pack("{s:I,s:s,s:s}", "host_id", (json_int_t)host_id, "agent_token", agent_token,
-					  "server_time", ts));
+	http_reply_json(
+	    c, 201,
+	    json_pack("{s:I,s:s,s:s}", "host_id", (json_int_t)host_id, "agent_token", agent_token, "server_time", ts));
 	explicit_bzero(agent_token, sizeof(agent_token));
 }
 
@@ -298,7 +300,7 @@ void api_agent_hello(struct http_ctx *c)
 	json_t *body = http_body_object(c), *config = NULL, *rj, *out;
 	struct store_host h;
 	const char *running = NULL;
-	char (*ids)[STORE_JOB_ID_LEN + 1] = NULL;
+	char(*ids)[STORE_JOB_ID_LEN + 1] = NULL;
 	size_t n = 0;
 	int64_t last_cmd = 0;
 	char ts[32];
@@ -309,7 +311,8 @@ void api_agent_hello(struct http_ctx *c)
 	rj = json_object_get(body, "running_job_id");
 	if (rj && !json_is_null(rj)) {
 		if (!json_is_string(rj) || !jobs_id_is_valid(json_string_value(rj))) {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'running_job_id' must be a job id or null");
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "field 'running_job_id' must be a job id or null");
 			return;
 		}
 		running = json_string_value(rj);
@@ -317,8 +320,8 @@ void api_agent_hello(struct http_ctx *c)
 	if (http_json_int(c, body, "last_command_seq", 0, INT64_MAX, false, 0, &last_cmd) < 0)
 		return;
 	r = store_host_update_hello(srv->store, c->host_id, fact(body, "os", 63), fact(body, "arch", 31),
-				    fact(body, "agent_version", 63), fact(body, "restic_version", 63),
-				    agent_protocol(c), util_now());
+	                            fact(body, "agent_version", 63), fact(body, "restic_version", 63),
+	                            agent_protocol(c), util_now());
 	if (r < 0) {
 		http_reply_error(c, 503, "unavailable", "cannot record the hello now");
 		return;
@@ -351,7 +354,8 @@ void api_agent_hello(struct http_ctx *c)
 	}
 	util_time_rfc3339(util_now(), ts);
 	out = json_pack("{s:I,s:o,s:o*,s:I,s:s}", "host_id", (json_int_t)h.id, "config", config, "schedule",
-			agent_schedule_json(srv, h.id), "last_event_seq", (json_int_t)h.last_event_seq, "server_time", ts);
+	                agent_schedule_json(srv, h.id), "last_event_seq", (json_int_t)h.last_event_seq, "server_time",
+	                ts);
 	store_host_release(&h);
 	if (!out) {
 		http_reply_error(c, 503, "out_of_memory", "try again later");
@@ -421,7 +425,7 @@ static int job_ensure(struct http_ctx *c, json_t *e, const char *job_id, struct 
 static void post_msg(struct post *p, const char *job, const char *event, int64_t id, json_t *data)
 {
 	json_array_append_new(p->msgs, json_pack("{s:s,s:s,s:I,s:o}", "job", job, "event", event, "id", (json_int_t)id,
-						 "data", data ? data : json_null()));
+	                                         "data", data ? data : json_null()));
 }
 
 static int apply_log(struct http_ctx *c, struct store_job *j, json_t *e, struct post *p)
@@ -451,8 +455,8 @@ static int apply_log(struct http_ctx *c, struct store_job *j, json_t *e, struct 
 			return r;
 		j->log_lines = line;
 		post_msg(p, j->id, "log", line,
-			 json_pack("{s:I,s:s,s:s,s:s}", "line", (json_int_t)line, "t", t ? t : "", "stream",
-				   stream ? stream : "stdout", "text", buf));
+		         json_pack("{s:I,s:s,s:s,s:s}", "line", (json_int_t)line, "t", t ? t : "", "stream",
+		                   stream ? stream : "stdout", "text", buf));
 	}
 	return store_job_set_log_lines(c->srv->store, j->rid, j->log_lines);
 }
@@ -474,8 +478,8 @@ static int apply_event(struct http_ctx *c, json_t *e, enum agent_ev type, struct
 			char target[32];
 			snprintf(target, sizeof(target), "host:%lld", (long long)c->host_id);
 			audit_log_actor(srv, j.actor, c->client_addr, "job.create", target, "ok",
-					json_pack("{s:s,s:s,s:s?,s:b}", "job_id", j.id, "kind", j.kind, "group",
-						  j.group[0] ? j.group : NULL, "adopted", 1));
+			                json_pack("{s:s,s:s,s:s?,s:b}", "job_id", j.id, "kind", j.kind, "group",
+			                          j.group[0] ? j.group : NULL, "adopted", 1));
 			json_object_set_new(p->state_jobs, j.id, json_true());
 		}
 	}
@@ -514,17 +518,18 @@ static int apply_event(struct http_ctx *c, json_t *e, enum agent_ev type, struct
 		if (has_exit && code == 3 && !strcmp(status, "succeeded"))
 			status = "warning";
 		r = store_job_finish(srv->store, j.id, status, has_exit, code, stext,
-				     json_string_value(json_object_get(e, "error")), now);
+		                     json_string_value(json_object_get(e, "error")), now);
 		free(stext);
 		if (r > 0) {
 			json_object_set_new(p->state_jobs, j.id, json_true());
 			if (!strcmp(j.kind, "backup"))
 				r = store_host_set_last_backup(srv->store, c->host_id, j.id, status, now,
-							       !strcmp(status, "succeeded") || !strcmp(status, "warning"));
+				                               !strcmp(status, "succeeded") ||
+				                                   !strcmp(status, "warning"));
 			char target[48];
 			snprintf(target, sizeof(target), "job:%s", j.id);
 			audit_log(srv, c, "job.finish", target, status,
-				  json_pack("{s:s,s:I}", "kind", j.kind, "host_id", (json_int_t)c->host_id));
+			          json_pack("{s:s,s:I}", "kind", j.kind, "host_id", (json_int_t)c->host_id));
 		}
 		if (r >= 0)
 			r = store_host_clear_running(srv->store, c->host_id, j.id);
@@ -542,7 +547,8 @@ static int apply_event(struct http_ctx *c, json_t *e, enum agent_ev type, struct
 		break;
 	}
 	case AGENT_EV_SCHEDULE_ACK:
-		r = store_host_set_schedule_version(srv->store, c->host_id, json_integer_value(json_object_get(e, "version")));
+		r = store_host_set_schedule_version(srv->store, c->host_id,
+		                                    json_integer_value(json_object_get(e, "version")));
 		break;
 	case AGENT_EV_TREE_RESULT:
 		agent_tree_result(srv, c->host_id, e);
@@ -553,7 +559,7 @@ static int apply_event(struct http_ctx *c, json_t *e, enum agent_ev type, struct
 			char msg[256];
 			util_strlcpy(msg, err ? err : "no reason given", sizeof(msg));
 			log_warnx("host %lld: command %lld failed: %s", (long long)c->host_id,
-				  (long long)json_integer_value(json_object_get(e, "command_seq")), msg);
+			          (long long)json_integer_value(json_object_get(e, "command_seq")), msg);
 		}
 		break;
 	}
@@ -573,10 +579,9 @@ static void post_run(struct server *srv, struct post *p)
 		const char *job = json_string_value(json_object_get(v, "job"));
 		const char *ev = json_string_value(json_object_get(v, "event"));
 		sse_publish_job(srv, job, ev, json_integer_value(json_object_get(v, "id")),
-				json_incref(json_object_get(v, "data")));
+		                json_incref(json_object_get(v, "data")));
 	}
-	json_object_foreach(p->state_jobs, id, v)
-	jobs_publish_state(srv, id);
+	json_object_foreach(p->state_jobs, id, v) jobs_publish_state(srv, id);
 }
 
 void api_agent_events(struct http_ctx *c)
@@ -629,8 +634,9 @@ void api_agent_events(struct http_ctx *c)
 			if (r == 0 && owner != c->host_id) {
 				free(types);
 				audit_log(srv, c, "agent.events", "job", "denied",
-					  json_pack("{s:s,s:I}", "job_id", job_id, "owner", (json_int_t)owner));
-				http_reply_error(c, 403, "forbidden", "event %zu: job %s belongs to another host", i, job_id);
+				          json_pack("{s:s,s:I}", "job_id", job_id, "owner", (json_int_t)owner));
+				http_reply_error(c, 403, "forbidden", "event %zu: job %s belongs to another host", i,
+				                 job_id);
 				return;
 			}
 			if (r < 0 && r != -ENOENT) {
@@ -651,9 +657,10 @@ void api_agent_events(struct http_ctx *c)
 		json_array_foreach(events, i, e)
 		{
 			int64_t seq = json_integer_value(json_object_get(e, "seq"));
-			r = store_event_insert(srv->store, c->host_id, seq, json_string_value(json_object_get(e, "type")),
-					       json_string_value(json_object_get(e, "job_id")),
-					       json_string_value(json_object_get(e, "time")), now);
+			r = store_event_insert(srv->store, c->host_id, seq,
+			                       json_string_value(json_object_get(e, "type")),
+			                       json_string_value(json_object_get(e, "job_id")),
+			                       json_string_value(json_object_get(e, "time")), now);
 			if (r < 0)
 				break;
 			if (r == 0)

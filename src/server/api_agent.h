@@ -15,10 +15,10 @@
 struct server;
 
 #define AGENT_MAX_EVENTS 1000
-#define AGENT_MAX_BATCH (4 * 1024 * 1024)
+#define AGENT_MAX_BATCH  (4 * 1024 * 1024)
 /* Log lines stored per events request at most (the rest is acked later). */
 #define AGENT_BATCH_LINE_BUDGET 20000
-#define AGENT_PROTOCOL_HEADER "X-RM-Protocol"
+#define AGENT_PROTOCOL_HEADER   "X-RM-Protocol"
 
 void api_agent_enroll(struct http_ctx *c);
 void api_agent_hello(struct http_ctx *c);

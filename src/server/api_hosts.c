@@ -27,12 +27,12 @@
 #include "server/store_hosts.h"
 #include "server/store_jobs.h"
 
-#define MAX_URL 2048
-#define MAX_ENV 32
+#define MAX_URL       2048
+#define MAX_ENV       32
 #define MAX_ENV_VALUE 4096
-#define MAX_PATHS 256
-#define MAX_PATH_LEN 4096
-#define MAX_TAGS 32
+#define MAX_PATHS     256
+#define MAX_PATH_LEN  4096
+#define MAX_TAGS      32
 
 static bool is_hostname(const char *s)
 {
@@ -103,8 +103,8 @@ static char *str_array_text(struct http_ctx *c, json_t *body, const char *field,
 	if (!v || json_is_null(v))
 		return strdup("[]");
 	if (!json_is_array(v) || json_array_size(v) > max_items) {
-		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field '%s' must be an array of at most %zu strings", field,
-				 max_items);
+		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field '%s' must be an array of at most %zu strings",
+		                 field, max_items);
 		return NULL;
 	}
 	json_array_foreach(v, i, e)
@@ -112,8 +112,8 @@ static char *str_array_text(struct http_ctx *c, json_t *body, const char *field,
 		if (!json_is_string(e) || json_string_length(e) < 1 || json_string_length(e) > max_len ||
 		    !no_ctl(json_string_value(e), json_string_length(e))) {
 			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
-					 "field '%s' must hold strings of 1 to %zu bytes without control characters", field,
-					 max_len);
+			                 "field '%s' must hold strings of 1 to %zu bytes without control characters",
+			                 field, max_len);
 			return NULL;
 		}
 	}
@@ -166,7 +166,8 @@ void api_enrollment_tokens_create(struct http_ctx *c)
 	if (!body || http_json_str(c, body, "hostname", 1, STORE_HOSTNAME_MAX, true, &hostname) < 0)
 		return;
 	if (!is_hostname(hostname)) {
-		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'hostname' must be 1-253 characters of A-Z a-z 0-9 . _ -");
+		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+		                 "field 'hostname' must be 1-253 characters of A-Z a-z 0-9 . _ -");
 		return;
 	}
 	repo = json_object_get(body, "repository");
@@ -186,17 +187,18 @@ void api_enrollment_tokens_create(struct http_ctx *c)
 		const char *k;
 		json_t *v;
 		if (!json_is_object(env) || json_object_size(env) > MAX_ENV) {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'env' must be an object of at most %d strings",
-					 MAX_ENV);
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "field 'env' must be an object of at most %d strings", MAX_ENV);
 			return;
 		}
 		json_object_foreach(env, k, v)
 		{
 			if (!is_env_name(k) || !json_is_string(v) || json_string_length(v) > MAX_ENV_VALUE ||
 			    strlen(json_string_value(v)) != json_string_length(v)) {
-				http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
-						 "field 'env' needs NAMES of A-Z 0-9 _ with string values up to %d bytes",
-						 MAX_ENV_VALUE);
+				http_reply_error(
+				    c, 400, HTTP_ERR_INVALID_FIELD,
+				    "field 'env' needs NAMES of A-Z 0-9 _ with string values up to %d bytes",
+				    MAX_ENV_VALUE);
 				return;
 			}
 		}
@@ -215,7 +217,7 @@ void api_enrollment_tokens_create(struct http_ctx *c)
 	}
 	display = url_redact(url);
 	secret = json_pack("{s:s,s:s,s:o}", "url", url, "password", password, "env",
-			   env ? json_deep_copy(env) : json_object());
+	                   env ? json_deep_copy(env) : json_object());
 	pt = secret ? json_dumps(secret, JSON_COMPACT) : NULL;
 	if (!display || !pt) {
 		http_reply_error(c, 503, "out_of_memory", "try again later");
@@ -226,7 +228,7 @@ void api_enrollment_tokens_create(struct http_ctx *c)
 	r = store_begin(srv->store);
 	if (r == 0)
 		r = store_enroll_insert(srv->store, hash, hostname, tags, paths, display, c->username, now,
-					now + ENROLL_TOKEN_TTL, &id);
+		                        now + ENROLL_TOKEN_TTL, &id);
 	if (r == 0) {
 		snprintf(ad, sizeof(ad), "enrollment:%lld:repository", (long long)id);
 		r = secrets_seal(srv->secrets, pt, strlen(pt), ad, &blob, &bloblen);
@@ -243,20 +245,21 @@ void api_enrollment_tokens_create(struct http_ctx *c)
 	}
 	base_url(srv, base, sizeof(base));
 	snprintf(linux_cmd, sizeof(linux_cmd),
-		 "curl -fsSL '%s/install/install.sh' | sudo RM_SERVER='%s' RM_ENROL_TOKEN='%s' sh", base, base, token);
+	         "curl -fsSL '%s/install/install.sh' | sudo RM_SERVER='%s' RM_ENROL_TOKEN='%s' sh", base, base, token);
 	snprintf(win_cmd, sizeof(win_cmd),
-		 "$env:RM_SERVER='%s'; $env:RM_ENROL_TOKEN='%s'; "
-		 "irm '%s/install/install.ps1' | iex",
-		 base, token, base);
+	         "$env:RM_SERVER='%s'; $env:RM_ENROL_TOKEN='%s'; "
+	         "irm '%s/install/install.ps1' | iex",
+	         base, token, base);
 	install = json_pack("{s:s,s:s}", "linux", linux_cmd, "windows", win_cmd);
 	util_time_rfc3339(now + ENROLL_TOKEN_TTL, ts);
 	out = json_pack("{s:I,s:s,s:s,s:s,s:o}", "id", (json_int_t)id, "hostname", hostname, "token", token,
-			"expires_at", ts, "install", install);
+	                "expires_at", ts, "install", install);
 	if (out && gen[0])
 		json_object_set_new(out, "generated_password", json_string(gen));
 	snprintf(target, sizeof(target), "enrollment:%lld", (long long)id);
-	audit_log(srv, c, "enrollment_token.create", target, "ok",
-		  json_pack("{s:s,s:s,s:b}", "hostname", hostname, "repository", display, "password_generated", gen[0] != 0));
+	audit_log(
+	    srv, c, "enrollment_token.create", target, "ok",
+	    json_pack("{s:s,s:s,s:b}", "hostname", hostname, "repository", display, "password_generated", gen[0] != 0));
 	http_reply_json(c, 201, out);
 	explicit_bzero(linux_cmd, sizeof(linux_cmd));
 	explicit_bzero(win_cmd, sizeof(win_cmd));
@@ -283,7 +286,7 @@ static json_t *host_json(struct server *srv, const struct store_host *h, bool de
 		return NULL;
 	if (h->last_backup_job_id[0])
 		lb = json_pack("{s:s,s:s,s:o}", "job_id", h->last_backup_job_id, "status", h->last_backup_status, "at",
-			       time_or_null(h->last_backup_at));
+		               time_or_null(h->last_backup_at));
 	json_object_set_new(o, "id", json_integer(h->id));
 	json_object_set_new(o, "name", json_string(h->name));
 	/* Liveness from the loop's view (the stored flag trails it by at most a tick). */
@@ -321,7 +324,8 @@ void api_hosts_list(struct http_ctx *c)
 	size_t n;
 	json_t *items, *next = json_null();
 
-	if (http_query_int(c, "limit", 1, 500, 100, &limit) < 0 || http_query_int(c, "cursor", 0, INT64_MAX, 0, &cursor) < 0)
+	if (http_query_int(c, "limit", 1, 500, 100, &limit) < 0 ||
+	    http_query_int(c, "cursor", 0, INT64_MAX, 0, &cursor) < 0)
 		return;
 	if (status && strcmp(status, "online") != 0 && strcmp(status, "offline") != 0) {
 		http_reply_error(c, 400, "invalid_parameter", "status must be online or offline");
@@ -386,16 +390,18 @@ void api_hosts_delete(struct http_ctx *c)
 	if (r < 0) {
 		store_host_release(&h);
 		http_reply_error(c, r == -ENOENT ? 404 : 503, r == -ENOENT ? "not_found" : "unavailable",
-				 r == -ENOENT ? "no such host" : "cannot delete the host now");
+		                 r == -ENOENT ? "no such host" : "cannot delete the host now");
 		return;
 	}
 	agentd_forget(srv, h.id);
 	if (store_job_cancel_host(srv->store, h.id, "host deleted", util_now()) > 0)
-		sse_publish_fleet(srv, "jobs", json_pack("{s:I,s:s}", "host_id", (json_int_t)h.id, "status", "cancelled"));
+		sse_publish_fleet(srv, "jobs",
+		                  json_pack("{s:I,s:s}", "host_id", (json_int_t)h.id, "status", "cancelled"));
 	snprintf(target, sizeof(target), "host:%lld", (long long)h.id);
 	audit_log(srv, c, "host.delete", target, "ok", json_pack("{s:s}", "name", h.name));
 	log_info("host %lld (%s) deleted; its agent token is revoked", (long long)h.id, h.name);
-	sse_publish_fleet(srv, "host", json_pack("{s:I,s:s,s:s}", "id", (json_int_t)h.id, "name", h.name, "status", "deleted"));
+	sse_publish_fleet(srv, "host",
+	                  json_pack("{s:I,s:s,s:s}", "id", (json_int_t)h.id, "name", h.name, "status", "deleted"));
 	store_host_release(&h);
 	http_reply_empty(c, 204);
 }
@@ -423,9 +429,9 @@ void api_fleet_summary(struct http_ctx *c)
 		return;
 	}
 	http_reply_json(c, 200,
-			json_pack("{s:{s:I,s:I,s:I,s:I,s:I},s:I,s:{s:I,s:I}}", "hosts", "total", (json_int_t)f.hosts,
-				  "online", (json_int_t)f.online, "offline", (json_int_t)f.offline, "backup_failed",
-				  (json_int_t)f.backup_failed, "never_backed_up", (json_int_t)f.never_backed_up,
-				  "snapshots", (json_int_t)f.snapshots, "jobs", "queued", (json_int_t)f.jobs_queued,
-				  "running", (json_int_t)f.jobs_running));
+	                json_pack("{s:{s:I,s:I,s:I,s:I,s:I},s:I,s:{s:I,s:I}}", "hosts", "total", (json_int_t)f.hosts,
+	                          "online", (json_int_t)f.online, "offline", (json_int_t)f.offline, "backup_failed",
+	                          (json_int_t)f.backup_failed, "never_backed_up", (json_int_t)f.never_backed_up,
+	                          "snapshots", (json_int_t)f.snapshots, "jobs", "queued", (json_int_t)f.jobs_queued,
+	                          "running", (json_int_t)f.jobs_running));
 }

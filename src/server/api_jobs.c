@@ -28,10 +28,10 @@
 #include "server/store.h"
 #include "server/store_hosts.h"
 
-#define MAX_PATHS 256
+#define MAX_PATHS    256
 #define MAX_PATH_LEN 4096
-#define MAX_TAGS 32
-#define MAX_TAG_LEN 128
+#define MAX_TAGS     32
+#define MAX_TAG_LEN  128
 
 /* ---- helpers ---- */
 
@@ -110,7 +110,7 @@ void jobs_publish_state(struct server *srv, const char *job_id)
 	o = api_job_json(&j);
 	if (o) {
 		json_t *fleet = json_pack("{s:s,s:I,s:s,s:s,s:s}", "id", j.id, "host_id", (json_int_t)j.host_id, "kind",
-					  j.kind, "status", j.status, "actor", j.actor);
+		                          j.kind, "status", j.status, "actor", j.actor);
 		sse_publish_fleet(srv, "job", fleet);
 		if (store_job_status_is_final(j.status))
 			sse_job_finished(srv, j.id, j.log_lines, o);
@@ -133,7 +133,7 @@ int jobs_fail(struct server *srv, const char *job_id, const char *reason)
 }
 
 __attribute__((weak)) int jobs_group_args(struct server *srv, int64_t host_id, const char *kind, const char *group,
-					  json_t *args)
+                                          json_t *args)
 {
 	struct store_host h;
 	json_t *paths;
@@ -169,7 +169,7 @@ static bool str_is_clean(const char *s, size_t len)
 /* Copy an optional array of strings field from body into args (validated).
  * Return 0 or -1 after replying. */
 static int copy_str_array(struct http_ctx *c, json_t *body, const char *field, size_t max_items, size_t max_len,
-			  bool required, json_t *args)
+                          bool required, json_t *args)
 {
 	json_t *v = json_object_get(body, field), *out, *e;
 	size_t i;
@@ -181,8 +181,8 @@ static int copy_str_array(struct http_ctx *c, json_t *body, const char *field, s
 		return -1;
 	}
 	if (!json_is_array(v) || json_array_size(v) > max_items || (required && json_array_size(v) == 0)) {
-		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field '%s' must be an array of 1 to %zu strings", field,
-				 max_items);
+		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field '%s' must be an array of 1 to %zu strings",
+		                 field, max_items);
 		return -1;
 	}
 	json_array_foreach(v, i, e)
@@ -190,8 +190,8 @@ static int copy_str_array(struct http_ctx *c, json_t *body, const char *field, s
 		if (!json_is_string(e) || json_string_length(e) < 1 || json_string_length(e) > max_len ||
 		    !str_is_clean(json_string_value(e), json_string_length(e))) {
 			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
-					 "field '%s' must hold strings of 1 to %zu bytes without control characters", field,
-					 max_len);
+			                 "field '%s' must hold strings of 1 to %zu bytes without control characters",
+			                 field, max_len);
 			return -1;
 		}
 	}
@@ -217,7 +217,7 @@ static bool is_snapshot_id(const char *s)
 static bool is_safe_abs_path(const char *p)
 {
 	bool abs = p[0] == '/' || (((p[0] >= 'A' && p[0] <= 'Z') || (p[0] >= 'a' && p[0] <= 'z')) && p[1] == ':' &&
-				   (p[2] == '\\' || p[2] == '/'));
+	                           (p[2] == '\\' || p[2] == '/'));
 	const char *s = p;
 	if (!abs)
 		return false;
@@ -247,8 +247,8 @@ static bool is_tag(const char *s)
 }
 
 struct job_req {
-	struct store_host *host;   /* the host named in the URL */
-	int64_t target_host;       /* where the job runs */
+	struct store_host *host; /* the host named in the URL */
+	int64_t target_host;     /* where the job runs */
 	char group[128];
 };
 
@@ -298,7 +298,8 @@ static int check_tags(struct http_ctx *c, json_t *args)
 	json_array_foreach(tags, i, t)
 	{
 		if (!is_tag(json_string_value(t))) {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "tags must be 1-128 characters of A-Z a-z 0-9 . _ - :");
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "tags must be 1-128 characters of A-Z a-z 0-9 . _ - :");
 			return -1;
 		}
 	}
@@ -330,8 +331,8 @@ static int args_backup(struct http_ctx *c, json_t *body, struct job_req *jr, jso
 
 static int args_forget(struct http_ctx *c, json_t *body, struct job_req *jr, json_t *args)
 {
-	static const char *const keeps[] = {"keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly",
-					    "keep_yearly"};
+	static const char *const keeps[] = {"keep_last",   "keep_hourly",  "keep_daily",
+	                                    "keep_weekly", "keep_monthly", "keep_yearly"};
 	const char *within;
 	bool any = false;
 
@@ -352,7 +353,8 @@ static int args_forget(struct http_ctx *c, json_t *body, struct job_req *jr, jso
 	if (within) {
 		size_t n = strspn(within, "0123456789ymwdh");
 		if (n != strlen(within) || !strchr("ymwdh", within[n - 1])) {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'keep_within' must look like 30d or 1y6m");
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "field 'keep_within' must look like 30d or 1y6m");
 			return -1;
 		}
 		json_object_set_new(args, "keep_within", json_string(within));
@@ -360,8 +362,9 @@ static int args_forget(struct http_ctx *c, json_t *body, struct job_req *jr, jso
 	if (json_object_get(args, "keep_within"))
 		any = true;
 	if (!any) {
-		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
-				 "forget needs a retention rule (keep_last, keep_daily, …, keep_within, or a group with one)");
+		http_reply_error(
+		    c, 400, HTTP_ERR_INVALID_FIELD,
+		    "forget needs a retention rule (keep_last, keep_daily, …, keep_within, or a group with one)");
 		return -1;
 	}
 	return 0;
@@ -376,7 +379,8 @@ static int args_check(struct http_ctx *c, json_t *body, struct job_req *jr, json
 	if (subset) {
 		size_t n = strspn(subset, "0123456789./%");
 		if (n != strlen(subset) || subset[0] < '0' || subset[0] > '9') {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'read_data_subset' must look like 10%% or 1/5");
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "field 'read_data_subset' must look like 10%% or 1/5");
 			return -1;
 		}
 		json_object_set_new(args, "read_data_subset", json_string(subset));
@@ -408,8 +412,9 @@ static int args_stats(struct http_ctx *c, json_t *body, struct job_req *jr, json
 			json_object_set_new(args, "mode", json_string(mode));
 			return 0;
 		}
-	http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'mode' must be restore-size, files-by-contents, "
-							"raw-data or blobs-per-file");
+	http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+	                 "field 'mode' must be restore-size, files-by-contents, "
+	                 "raw-data or blobs-per-file");
 	return -1;
 }
 
@@ -448,7 +453,8 @@ static int args_restore(struct http_ctx *c, json_t *body, struct job_req *jr, js
 	json_array_foreach(paths, i, p)
 	{
 		if (!is_safe_abs_path(json_string_value(p))) {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "restore paths must be absolute paths without '..'");
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "restore paths must be absolute paths without '..'");
 			return -1;
 		}
 	}
@@ -469,8 +475,9 @@ static int args_restore(struct http_ctx *c, json_t *body, struct job_req *jr, js
 		}
 		if (strcmp(oh.repo_url, jr->host->repo_url) != 0) {
 			store_host_release(&oh);
-			http_reply_error(c, 400, "different_repository",
-					 "the target host uses another repository; restore on a host of the same repository");
+			http_reply_error(
+			    c, 400, "different_repository",
+			    "the target host uses another repository; restore on a host of the same repository");
 			return -1;
 		}
 		jr->target_host = other;
@@ -491,7 +498,7 @@ static int args_restore(struct http_ctx *c, json_t *body, struct job_req *jr, js
 		}
 		if (!confirm || strcmp(confirm, jr->host->name) != 0) {
 			http_reply_error(c, 400, "confirmation_required",
-					 "an in-place restore needs \"confirm\" set to the host name");
+			                 "an in-place restore needs \"confirm\" set to the host name");
 			return -1;
 		}
 		json_object_set_new(args, "in_place", json_true());
@@ -499,7 +506,8 @@ static int args_restore(struct http_ctx *c, json_t *body, struct job_req *jr, js
 	}
 	if (target) {
 		if (!is_safe_abs_path(target) || !str_is_clean(target, strlen(target))) {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'target' must be an absolute path without '..'");
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "field 'target' must be an absolute path without '..'");
 			return -1;
 		}
 		json_object_set_new(args, "target", json_string(target));
@@ -511,9 +519,9 @@ static const struct {
 	const char *kind;
 	kind_fn fn;
 } kinds[] = {
-	{"init", args_none},      {"backup", args_backup}, {"forget", args_forget},     {"prune", args_none},
-	{"check", args_check},    {"unlock", args_unlock}, {"snapshots", args_none},    {"stats", args_stats},
-	{"diff", args_diff},      {"restore", args_restore},
+    {"init", args_none},   {"backup", args_backup},   {"forget", args_forget},  {"prune", args_none},
+    {"check", args_check}, {"unlock", args_unlock},   {"snapshots", args_none}, {"stats", args_stats},
+    {"diff", args_diff},   {"restore", args_restore},
 };
 
 static bool is_kind(const char *k)
@@ -562,8 +570,8 @@ void api_jobs_create(struct http_ctx *c)
 			fn = kinds[i].fn;
 	if (!fn) {
 		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
-				 "field 'kind' must be one of init, backup, forget, prune, check, unlock, snapshots, "
-				 "stats, diff, restore");
+		                 "field 'kind' must be one of init, backup, forget, prune, check, unlock, snapshots, "
+		                 "stats, diff, restore");
 		goto out;
 	}
 	memset(&jr, 0, sizeof(jr));
@@ -611,7 +619,7 @@ void api_jobs_create(struct http_ctx *c)
 	agentd_notify(srv, j.host_id);
 	snprintf(target, sizeof(target), "host:%lld", (long long)j.host_id);
 	audit_log(srv, c, "job.create", target, "ok",
-		  json_pack("{s:s,s:s,s:s*}", "job_id", j.id, "kind", j.kind, "group", j.group[0] ? j.group : NULL));
+	          json_pack("{s:s,s:s,s:s*}", "job_id", j.id, "kind", j.kind, "group", j.group[0] ? j.group : NULL));
 	jobs_publish_state(srv, j.id);
 	util_strlcpy(jid, j.id, sizeof(jid));
 	if (store_job_get(srv->store, jid, &j) < 0) {
@@ -635,7 +643,8 @@ void api_jobs_list(struct http_ctx *c)
 	size_t n;
 	json_t *items, *next = json_null();
 
-	if (http_query_int(c, "host", 1, INT64_MAX, 0, &host) < 0 || http_query_int(c, "limit", 1, 500, 100, &limit) < 0 ||
+	if (http_query_int(c, "host", 1, INT64_MAX, 0, &host) < 0 ||
+	    http_query_int(c, "limit", 1, 500, 100, &limit) < 0 ||
 	    http_query_int(c, "cursor", 0, INT64_MAX, 0, &cursor) < 0)
 		return;
 	if (status && !is_status(status)) {
@@ -715,8 +724,9 @@ void api_jobs_cancel(struct http_ctx *c)
 	r = store_begin(srv->store);
 	if (r == 0 && direct) {
 		dropped = store_cmd_drop_run(srv->store, j.host_id, j.id);
-		r = dropped < 0 ? dropped : store_job_finish(srv->store, j.id, "cancelled", false, 0, NULL,
-							     "cancelled before it started", util_now());
+		r = dropped < 0 ? dropped
+		                : store_job_finish(srv->store, j.id, "cancelled", false, 0, NULL,
+		                                   "cancelled before it started", util_now());
 		r = r < 0 ? r : 0;
 	}
 	/* A run command already delivered may be starting: tell the agent too. */
@@ -735,7 +745,7 @@ void api_jobs_cancel(struct http_ctx *c)
 	agentd_notify(srv, j.host_id);
 	snprintf(target, sizeof(target), "job:%s", j.id);
 	audit_log(srv, c, "job.cancel", target, "ok",
-		  json_pack("{s:I,s:s,s:s}", "host_id", (json_int_t)j.host_id, "kind", j.kind, "was", j.status));
+	          json_pack("{s:I,s:s,s:s}", "host_id", (json_int_t)j.host_id, "kind", j.kind, "was", j.status));
 	if (direct)
 		jobs_publish_state(srv, j.id);
 	store_job_release(&j);
@@ -758,7 +768,8 @@ static int log_line(void *arg, int64_t line, const char *t, const char *stream, 
 {
 	struct log_out *lo = arg;
 	if (lo->ndjson) {
-		json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "line", (json_int_t)line, "t", t, "stream", stream, "text", text);
+		json_t *o =
+		    json_pack("{s:I,s:s,s:s,s:s}", "line", (json_int_t)line, "t", t, "stream", stream, "text", text);
 		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
 		if (!s || evbuffer_add_printf(lo->buf, "%s\n", s) < 0)

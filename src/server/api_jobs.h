@@ -17,7 +17,7 @@ struct server;
 
 /* Per-job log cap: lines beyond it are dropped (one marker line says so). */
 #define JOBS_LOG_MAX_LINES 200000
-#define JOBS_LOG_LINE_MAX 4096
+#define JOBS_LOG_LINE_MAX  4096
 
 void api_jobs_create(struct http_ctx *c); /* POST /api/v1/hosts/{id}/jobs */
 void api_jobs_list(struct http_ctx *c);   /* GET /api/v1/jobs */

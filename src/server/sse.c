@@ -28,7 +28,7 @@
 #include "server/store_jobs.h"
 
 #ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar) \
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                                                                     \
 	for ((var) = TAILQ_FIRST(head); (var) && ((tvar) = TAILQ_NEXT(var, field), 1); (var) = (tvar))
 #endif
 

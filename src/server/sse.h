@@ -22,14 +22,14 @@
 
 struct server;
 
-#define SSE_FLEET_RING 1024
-#define SSE_MAX_BUFFERED (1024 * 1024)
+#define SSE_FLEET_RING        1024
+#define SSE_MAX_BUFFERED      (1024 * 1024)
 #define SSE_KEEPALIVE_SECONDS 15
-#define SSE_CONN_TIMEOUT (24 * 3600)
-#define SSE_MAX_SUBSCRIBERS 4096
-#define SSE_REPLAY_CHUNK (256 * 1024) /* stored log lines are replayed in pieces of this size */
-#define SSE_REPLAY_PAGE 2000
-#define SSE_REPLAY_TICK_MS 20
+#define SSE_CONN_TIMEOUT      (24 * 3600)
+#define SSE_MAX_SUBSCRIBERS   4096
+#define SSE_REPLAY_CHUNK      (256 * 1024) /* stored log lines are replayed in pieces of this size */
+#define SSE_REPLAY_PAGE       2000
+#define SSE_REPLAY_TICK_MS    20
 
 int sse_start(struct server *srv);
 /* Shutdown: end every stream. */

@@ -62,11 +62,11 @@ void store_enrollment_release(struct store_enrollment *e)
 }
 
 int store_enroll_insert(struct store *st, const char *token_hash, const char *hostname, const char *tags,
-			const char *paths, const char *repo_url, const char *created_by, int64_t now,
-			int64_t expires_at, int64_t *id)
+                        const char *paths, const char *repo_url, const char *created_by, int64_t now,
+                        int64_t expires_at, int64_t *id)
 {
 	sqlite3_stmt *s = store_stmt(st, "INSERT INTO enrollment_tokens (token_hash, hostname, tags, paths, repo_url, "
-					 "created_by, created_at, expires_at) VALUES (?,?,?,?,?,?,?,?)");
+	                                 "created_by, created_at, expires_at) VALUES (?,?,?,?,?,?,?,?)");
 	int r;
 	if (!s)
 		return -EIO;
@@ -97,8 +97,9 @@ int store_enroll_set_secret(struct store *st, int64_t id, const unsigned char *b
 
 int store_enroll_find(struct store *st, const char *token_hash, int64_t now, struct store_enrollment *e)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT id, hostname, tags, paths, repo_url, repo_secret, expires_at "
-					 "FROM enrollment_tokens WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?");
+	sqlite3_stmt *s =
+	    store_stmt(st, "SELECT id, hostname, tags, paths, repo_url, repo_secret, expires_at "
+	                   "FROM enrollment_tokens WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?");
 	int rc, r;
 	memset(e, 0, sizeof(*e));
 	if (!s)
@@ -132,7 +133,7 @@ int store_enroll_find(struct store *st, const char *token_hash, int64_t now, str
 int store_enroll_mark_used(struct store *st, int64_t id, int64_t host_id, int64_t now)
 {
 	sqlite3_stmt *s = store_stmt(st, "UPDATE enrollment_tokens SET used_at = ?, host_id = ?, repo_secret = NULL "
-					 "WHERE id = ? AND used_at IS NULL");
+	                                 "WHERE id = ? AND used_at IS NULL");
 	int r;
 	if (!s)
 		return -EIO;
@@ -164,9 +165,9 @@ void store_hosts_free(struct store_host *hs, size_t n)
 	free(hs);
 }
 
-#define HOST_COLS                                                                                                  \
-	"id, name, tags, paths, repo_url, os, arch, agent_version, restic_version, protocol_version, status, "     \
-	"last_seen_at, created_at, schedule_version, next_command_seq, acked_command_seq, last_event_seq, "        \
+#define HOST_COLS                                                                                                      \
+	"id, name, tags, paths, repo_url, os, arch, agent_version, restic_version, protocol_version, status, "         \
+	"last_seen_at, created_at, schedule_version, next_command_seq, acked_command_seq, last_event_seq, "            \
 	"running_job_id, last_backup_job_id, last_backup_status, last_backup_at, last_success_at, snapshot_count"
 
 static int host_from_row(sqlite3_stmt *s, struct store_host *h)
@@ -203,10 +204,11 @@ static int host_from_row(sqlite3_stmt *s, struct store_host *h)
 }
 
 int store_host_insert(struct store *st, const char *name, const char *tags, const char *paths, const char *repo_url,
-		      const char *agent_token_hash, int64_t now, int64_t *id)
+                      const char *agent_token_hash, int64_t now, int64_t *id)
 {
-	sqlite3_stmt *s = store_stmt(st, "INSERT INTO hosts (name, tags, paths, repo_url, repo_secret, agent_token_hash, "
-					 "created_at) VALUES (?,?,?,?,x'',?,?)");
+	sqlite3_stmt *s =
+	    store_stmt(st, "INSERT INTO hosts (name, tags, paths, repo_url, repo_secret, agent_token_hash, "
+	                   "created_at) VALUES (?,?,?,?,x'',?,?)");
 	int r;
 	if (!s)
 		return -EIO;
@@ -286,11 +288,11 @@ int store_host_by_token(struct store *st, const char *token_hash, int64_t *id)
 }
 
 int store_host_update_hello(struct store *st, int64_t id, const char *os, const char *arch, const char *agent_version,
-			    const char *restic_version, int64_t protocol_version, int64_t now)
+                            const char *restic_version, int64_t protocol_version, int64_t now)
 {
 	sqlite3_stmt *s = store_stmt(st, "UPDATE hosts SET os = coalesce(?, os), arch = coalesce(?, arch), "
-					 "agent_version = coalesce(?, agent_version), restic_version = coalesce(?, "
-					 "restic_version), protocol_version = ?, last_seen_at = ? WHERE id = ?");
+	                                 "agent_version = coalesce(?, agent_version), restic_version = coalesce(?, "
+	                                 "restic_version), protocol_version = ?, last_seen_at = ? WHERE id = ?");
 	if (!s)
 		return -EIO;
 	store_bind_text(s, 1, os);
@@ -306,8 +308,9 @@ int store_host_update_hello(struct store *st, int64_t id, const char *os, const 
 
 int store_host_set_status(struct store *st, int64_t id, const char *status, int64_t last_seen)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE hosts SET status = ?, last_seen_at = max(coalesce(last_seen_at, 0), ?) "
-					 "WHERE id = ?");
+	sqlite3_stmt *s =
+	    store_stmt(st, "UPDATE hosts SET status = ?, last_seen_at = max(coalesce(last_seen_at, 0), ?) "
+	                   "WHERE id = ?");
 	if (!s)
 		return -EIO;
 	store_bind_text(s, 1, status);
@@ -341,8 +344,9 @@ int store_host_set_schedule_version(struct store *st, int64_t id, int64_t versio
 
 int store_host_delete(struct store *st, int64_t id, int64_t now)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE hosts SET deleted_at = ?, agent_token_hash = NULL, status = 'offline', "
-					 "repo_secret = x'' WHERE id = ? AND deleted_at IS NULL");
+	sqlite3_stmt *s =
+	    store_stmt(st, "UPDATE hosts SET deleted_at = ?, agent_token_hash = NULL, status = 'offline', "
+	                   "repo_secret = x'' WHERE id = ? AND deleted_at IS NULL");
 	int r;
 	if (!s)
 		return -EIO;
@@ -361,11 +365,10 @@ int store_host_delete(struct store *st, int64_t id, int64_t now)
 	return r < 0 ? r : 0;
 }
 
-int store_host_list(struct store *st, int64_t after, int limit, const char *status, struct store_host **out,
-		    size_t *n)
+int store_host_list(struct store *st, int64_t after, int limit, const char *status, struct store_host **out, size_t *n)
 {
 	sqlite3_stmt *s = store_stmt(st, "SELECT " HOST_COLS " FROM hosts WHERE deleted_at IS NULL AND id > ? "
-					 "AND (?2 IS NULL OR status = ?2) ORDER BY id LIMIT ?3");
+	                                 "AND (?2 IS NULL OR status = ?2) ORDER BY id LIMIT ?3");
 	struct store_host *hs;
 	size_t cnt = 0;
 	int rc;
@@ -456,11 +459,12 @@ int store_host_clear_running(struct store *st, int64_t id, const char *job_id)
 }
 
 int store_host_set_last_backup(struct store *st, int64_t id, const char *job_id, const char *status, int64_t at,
-			       bool success)
+                               bool success)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE hosts SET last_backup_job_id = ?, last_backup_status = ?, "
-					 "last_backup_at = ?, last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END "
-					 "WHERE id = ?");
+	sqlite3_stmt *s =
+	    store_stmt(st, "UPDATE hosts SET last_backup_job_id = ?, last_backup_status = ?, "
+	                   "last_backup_at = ?, last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END "
+	                   "WHERE id = ?");
 	if (!s)
 		return -EIO;
 	store_bind_text(s, 1, job_id);
@@ -487,9 +491,9 @@ int store_host_set_last_event_seq(struct store *st, int64_t id, int64_t seq)
 int store_fleet_summary(struct store *st, struct store_fleet *f)
 {
 	sqlite3_stmt *s = store_stmt(st, "SELECT count(*), coalesce(sum(status = 'online'), 0), "
-					 "coalesce(sum(last_backup_status = 'failed'), 0), "
-					 "coalesce(sum(last_backup_at IS NULL), 0), coalesce(sum(snapshot_count), 0) "
-					 "FROM hosts WHERE deleted_at IS NULL");
+	                                 "coalesce(sum(last_backup_status = 'failed'), 0), "
+	                                 "coalesce(sum(last_backup_at IS NULL), 0), coalesce(sum(snapshot_count), 0) "
+	                                 "FROM hosts WHERE deleted_at IS NULL");
 	int rc;
 	memset(f, 0, sizeof(*f));
 	if (!s)
@@ -507,7 +511,7 @@ int store_fleet_summary(struct store *st, struct store_fleet *f)
 	f->snapshots = sqlite3_column_int64(s, 4);
 	sqlite3_reset(s);
 	s = store_stmt(st, "SELECT (SELECT count(*) FROM jobs WHERE status = 'queued'), "
-			   "(SELECT count(*) FROM jobs WHERE status = 'running')");
+	                   "(SELECT count(*) FROM jobs WHERE status = 'running')");
 	if (!s)
 		return -EIO;
 	rc = sqlite3_step(s);
@@ -524,10 +528,10 @@ int store_fleet_summary(struct store *st, struct store_fleet *f)
 /* ---- commands ---- */
 
 int store_cmd_enqueue(struct store *st, int64_t host_id, const char *type, const char *job_id, json_t *body,
-		      int64_t now, int64_t *seq)
+                      int64_t now, int64_t *seq)
 {
 	sqlite3_stmt *s = store_stmt(st, "UPDATE hosts SET next_command_seq = next_command_seq + 1 "
-					 "WHERE id = ? AND deleted_at IS NULL RETURNING next_command_seq");
+	                                 "WHERE id = ? AND deleted_at IS NULL RETURNING next_command_seq");
 	char *text;
 	int rc, r;
 
@@ -568,7 +572,7 @@ int store_cmd_enqueue(struct store *st, int64_t host_id, const char *type, const
 int store_cmd_list(struct store *st, int64_t host_id, int64_t after, int limit, json_t **out)
 {
 	sqlite3_stmt *s = store_stmt(st, "SELECT seq, body FROM commands WHERE host_id = ? AND seq > ? ORDER BY seq "
-					 "LIMIT ?");
+	                                 "LIMIT ?");
 	json_t *arr = json_array();
 	int rc;
 
@@ -601,7 +605,8 @@ int store_cmd_list(struct store *st, int64_t host_id, int64_t after, int limit, 
 
 int store_cmd_ack(struct store *st, int64_t host_id, int64_t upto)
 {
-	sqlite3_stmt *s = store_stmt(st, "UPDATE hosts SET acked_command_seq = ?2 WHERE id = ?1 AND acked_command_seq < ?2");
+	sqlite3_stmt *s =
+	    store_stmt(st, "UPDATE hosts SET acked_command_seq = ?2 WHERE id = ?1 AND acked_command_seq < ?2");
 	int r;
 	if (!s)
 		return -EIO;
@@ -622,7 +627,7 @@ int store_cmd_ack(struct store *st, int64_t host_id, int64_t upto)
 int store_cmd_drop_run(struct store *st, int64_t host_id, const char *job_id)
 {
 	sqlite3_stmt *s = store_stmt(st, "DELETE FROM commands WHERE host_id = ? AND job_id = ? AND type = 'run' "
-					 "AND seq > (SELECT acked_command_seq FROM hosts WHERE id = ?1)");
+	                                 "AND seq > (SELECT acked_command_seq FROM hosts WHERE id = ?1)");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host_id);
@@ -633,10 +638,10 @@ int store_cmd_drop_run(struct store *st, int64_t host_id, const char *job_id)
 /* ---- events ---- */
 
 int store_event_insert(struct store *st, int64_t host_id, int64_t seq, const char *type, const char *job_id,
-		       const char *time, int64_t now)
+                       const char *time, int64_t now)
 {
 	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO events (host_id, seq, type, job_id, time, received_at) "
-					 "VALUES (?,?,?,?,?,?)");
+	                                 "VALUES (?,?,?,?,?,?)");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host_id);
@@ -681,7 +686,8 @@ int store_snapshots_replace(struct store *st, int64_t host_id, json_t *arr)
 		text = json_dumps(v, JSON_COMPACT);
 		if (!text)
 			return -ENOMEM;
-		s = store_stmt(st, "INSERT OR REPLACE INTO snapshots (host_id, id, short_id, time, body) VALUES (?,?,?,?,?)");
+		s = store_stmt(
+		    st, "INSERT OR REPLACE INTO snapshots (host_id, id, short_id, time, body) VALUES (?,?,?,?,?)");
 		if (!s) {
 			free(text);
 			return -EIO;
@@ -773,7 +779,7 @@ int store_repo_stats_merge(struct store *st, int64_t host_id, json_t *obj, int64
 	if (!text)
 		return -ENOMEM;
 	s = store_stmt(st, "INSERT INTO repo_stats (host_id, body, updated_at) VALUES (?1,?2,?3) "
-			   "ON CONFLICT(host_id) DO UPDATE SET body = ?2, updated_at = ?3");
+	                   "ON CONFLICT(host_id) DO UPDATE SET body = ?2, updated_at = ?3");
 	if (!s) {
 		free(text);
 		return -EIO;

@@ -20,14 +20,14 @@
 struct store;
 
 #define STORE_HOSTNAME_MAX 253
-#define STORE_JOB_ID_LEN 32
+#define STORE_JOB_ID_LEN   32
 
 struct store_enrollment {
 	int64_t id;
 	char hostname[STORE_HOSTNAME_MAX + 1];
-	char *tags;     /* JSON array text, owned */
-	char *paths;    /* JSON array text, owned */
-	char *repo_url; /* display form (credentials redacted), owned */
+	char *tags;            /* JSON array text, owned */
+	char *paths;           /* JSON array text, owned */
+	char *repo_url;        /* display form (credentials redacted), owned */
 	unsigned char *secret; /* sealed blob, owned */
 	size_t secret_len;
 	int64_t expires_at;
@@ -54,8 +54,8 @@ void store_hosts_free(struct store_host *hs, size_t n);
 /* ---- enrolment tokens ---- */
 /* Insert a token row (secret set separately, its AD needs the id). OUT: *id. */
 int store_enroll_insert(struct store *st, const char *token_hash, const char *hostname, const char *tags,
-			const char *paths, const char *repo_url, const char *created_by, int64_t now,
-			int64_t expires_at, int64_t *id);
+                        const char *paths, const char *repo_url, const char *created_by, int64_t now,
+                        int64_t expires_at, int64_t *id);
 int store_enroll_set_secret(struct store *st, int64_t id, const unsigned char *blob, size_t len);
 /* The unused, unexpired token with this hash.  -ENOENT otherwise. OUT: *e (release it). */
 int store_enroll_find(struct store *st, const char *token_hash, int64_t now, struct store_enrollment *e);
@@ -64,7 +64,7 @@ int store_enroll_mark_used(struct store *st, int64_t id, int64_t host_id, int64_
 
 /* ---- hosts ---- */
 int store_host_insert(struct store *st, const char *name, const char *tags, const char *paths, const char *repo_url,
-		      const char *agent_token_hash, int64_t now, int64_t *id);
+                      const char *agent_token_hash, int64_t now, int64_t *id);
 int store_host_set_secret(struct store *st, int64_t id, const unsigned char *blob, size_t len);
 /* OUT: *blob (malloc'd), *len. */
 int store_host_get_secret(struct store *st, int64_t id, unsigned char **blob, size_t *len);
@@ -73,15 +73,14 @@ int store_host_get(struct store *st, int64_t id, struct store_host *h);
 /* Host id of a live agent token hash, -ENOENT otherwise. */
 int store_host_by_token(struct store *st, const char *token_hash, int64_t *id);
 int store_host_update_hello(struct store *st, int64_t id, const char *os, const char *arch, const char *agent_version,
-			    const char *restic_version, int64_t protocol_version, int64_t now);
+                            const char *restic_version, int64_t protocol_version, int64_t now);
 int store_host_set_status(struct store *st, int64_t id, const char *status, int64_t last_seen);
 int store_host_touch(struct store *st, int64_t id, int64_t last_seen);
 int store_host_set_schedule_version(struct store *st, int64_t id, int64_t version);
 /* Soft delete: deleted_at, token revoked.  -ENOENT when absent. */
 int store_host_delete(struct store *st, int64_t id, int64_t now);
 /* Hosts with id > after, by id, at most limit.  status NULL = any.  OUT: *out, *n. */
-int store_host_list(struct store *st, int64_t after, int limit, const char *status, struct store_host **out,
-		    size_t *n);
+int store_host_list(struct store *st, int64_t after, int limit, const char *status, struct store_host **out, size_t *n);
 /* Ids of hosts whose stored status is online (start-up). OUT: *ids (malloc'd), *n. */
 int store_host_online_ids(struct store *st, int64_t **ids, size_t *n);
 /* running_job_id := job_id (NULL clears). */
@@ -89,7 +88,7 @@ int store_host_set_running(struct store *st, int64_t id, const char *job_id);
 /* Clear running_job_id only if it still is job_id. */
 int store_host_clear_running(struct store *st, int64_t id, const char *job_id);
 int store_host_set_last_backup(struct store *st, int64_t id, const char *job_id, const char *status, int64_t at,
-			       bool success);
+                               bool success);
 int store_host_set_last_event_seq(struct store *st, int64_t id, int64_t seq);
 
 struct store_fleet {
@@ -102,7 +101,7 @@ int store_fleet_summary(struct store *st, struct store_fleet *f);
 /* Append a command; body is the command object without "seq" (borrowed).
  * Call inside a transaction with the change that caused it.  OUT: *seq. */
 int store_cmd_enqueue(struct store *st, int64_t host_id, const char *type, const char *job_id, json_t *body,
-		      int64_t now, int64_t *seq);
+                      int64_t now, int64_t *seq);
 /* Commands with seq > after, oldest first, at most limit, as a new JSON array
  * of command objects with "seq".  OUT: *out. */
 int store_cmd_list(struct store *st, int64_t host_id, int64_t after, int limit, json_t **out);
@@ -114,7 +113,7 @@ int store_cmd_drop_run(struct store *st, int64_t host_id, const char *job_id);
 /* ---- events ---- */
 /* Record event (host, seq).  Return 1 when new, 0 when already stored. */
 int store_event_insert(struct store *st, int64_t host_id, int64_t seq, const char *type, const char *job_id,
-		       const char *time, int64_t now);
+                       const char *time, int64_t now);
 /* Delete event records received before cutoff. Return rows deleted. */
 int store_event_purge(struct store *st, int64_t cutoff);
 

@@ -55,8 +55,8 @@ bool store_job_status_is_final(const char *s)
 	return !strcmp(s, "succeeded") || !strcmp(s, "warning") || !strcmp(s, "failed") || !strcmp(s, "cancelled");
 }
 
-#define JOB_COLS                                                                                                   \
-	"rid, id, host_id, kind, status, actor, actor_name, grp, args, summary, error, progress, created_at, "     \
+#define JOB_COLS                                                                                                       \
+	"rid, id, host_id, kind, status, actor, actor_name, grp, args, summary, error, progress, created_at, "         \
 	"started_at, finished_at, exit_code, log_lines"
 
 static int job_from_row(sqlite3_stmt *s, struct store_job *j)
@@ -90,7 +90,7 @@ static int job_from_row(sqlite3_stmt *s, struct store_job *j)
 int store_job_insert(struct store *st, struct store_job *j)
 {
 	sqlite3_stmt *s = store_stmt(st, "INSERT INTO jobs (id, host_id, kind, args, status, actor, actor_name, grp, "
-					 "created_at, started_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
+	                                 "created_at, started_at) VALUES (?,?,?,?,?,?,?,?,?,?)");
 	int r;
 	if (!s)
 		return -EIO;
@@ -151,18 +151,18 @@ int store_job_host(struct store *st, const char *id, int64_t *host_id)
 #define JOB_LIST(where) "SELECT " JOB_COLS " FROM jobs WHERE rid < ?1 " where " ORDER BY rid DESC LIMIT ?5"
 
 int store_job_list(struct store *st, int64_t host_id, const char *status, const char *kind, int64_t before, int limit,
-		   struct store_job **out, size_t *n)
+                   struct store_job **out, size_t *n)
 {
 	/* Indexed by (host? 4) | (status? 2) | (kind? 1). */
 	static const char *const sql[8] = {
-		JOB_LIST(""),
-		JOB_LIST("AND kind = ?4"),
-		JOB_LIST("AND status = ?3"),
-		JOB_LIST("AND status = ?3 AND kind = ?4"),
-		JOB_LIST("AND host_id = ?2"),
-		JOB_LIST("AND host_id = ?2 AND kind = ?4"),
-		JOB_LIST("AND host_id = ?2 AND status = ?3"),
-		JOB_LIST("AND host_id = ?2 AND status = ?3 AND kind = ?4"),
+	    JOB_LIST(""),
+	    JOB_LIST("AND kind = ?4"),
+	    JOB_LIST("AND status = ?3"),
+	    JOB_LIST("AND status = ?3 AND kind = ?4"),
+	    JOB_LIST("AND host_id = ?2"),
+	    JOB_LIST("AND host_id = ?2 AND kind = ?4"),
+	    JOB_LIST("AND host_id = ?2 AND status = ?3"),
+	    JOB_LIST("AND host_id = ?2 AND status = ?3 AND kind = ?4"),
 	};
 	int which = (host_id > 0 ? 4 : 0) | (status ? 2 : 0) | (kind ? 1 : 0);
 	sqlite3_stmt *s = store_stmt(st, sql[which]);
@@ -207,7 +207,7 @@ int store_job_list(struct store *st, int64_t host_id, const char *status, const 
 int store_job_set_running(struct store *st, const char *id, int64_t started_at)
 {
 	sqlite3_stmt *s = store_stmt(st, "UPDATE jobs SET status = 'running', started_at = ? WHERE id = ? AND status = "
-					 "'queued'");
+	                                 "'queued'");
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, started_at);
@@ -226,12 +226,12 @@ int store_job_set_progress(struct store *st, const char *id, const char *progres
 }
 
 int store_job_finish(struct store *st, const char *id, const char *status, bool has_exit, int64_t exit_code,
-		     const char *summary_json, const char *error, int64_t finished_at)
+                     const char *summary_json, const char *error, int64_t finished_at)
 {
 	sqlite3_stmt *s = store_stmt(st, "UPDATE jobs SET status = ?, exit_code = ?, summary = ?, error = ?, "
-					 "finished_at = ?, started_at = coalesce(started_at, ?5) "
-					 "WHERE id = ? AND (status IN ('queued','running') OR "
-					 "(status = 'failed' AND error = '" STORE_JOB_ERR_AGENT_RESTARTED "'))");
+	                                 "finished_at = ?, started_at = coalesce(started_at, ?5) "
+	                                 "WHERE id = ? AND (status IN ('queued','running') OR "
+	                                 "(status = 'failed' AND error = '" STORE_JOB_ERR_AGENT_RESTARTED "'))");
 	if (!s)
 		return -EIO;
 	store_bind_text(s, 1, status);
@@ -269,10 +269,10 @@ int store_job_running_ids(struct store *st, int64_t host_id, char (**ids)[STORE_
 }
 
 int store_job_log_insert(struct store *st, int64_t rid, int64_t line, const char *t, const char *stream,
-			 const char *text)
+                         const char *text)
 {
 	sqlite3_stmt *s = store_stmt(st, "INSERT OR IGNORE INTO job_logs (job_rid, line, t, stream, text) "
-					 "VALUES (?,?,?,?,?)");
+	                                 "VALUES (?,?,?,?,?)");
 	int rc;
 	if (!s)
 		return -EIO;
@@ -300,7 +300,7 @@ int store_job_set_log_lines(struct store *st, int64_t rid, int64_t n)
 int store_job_cancel_host(struct store *st, int64_t host_id, const char *reason, int64_t now)
 {
 	sqlite3_stmt *s = store_stmt(st, "UPDATE jobs SET status = 'cancelled', error = ?, finished_at = ? "
-					 "WHERE host_id = ? AND status IN ('queued','running')");
+	                                 "WHERE host_id = ? AND status IN ('queued','running')");
 	if (!s)
 		return -EIO;
 	store_bind_text(s, 1, reason);
@@ -310,11 +310,11 @@ int store_job_cancel_host(struct store *st, int64_t host_id, const char *reason,
 }
 
 int store_job_log_each(struct store *st, int64_t rid, int64_t after, int64_t limit,
-		       int (*cb)(void *arg, int64_t line, const char *t, const char *stream, const char *text),
-		       void *arg)
+                       int (*cb)(void *arg, int64_t line, const char *t, const char *stream, const char *text),
+                       void *arg)
 {
 	sqlite3_stmt *s = store_stmt(st, "SELECT line, t, stream, text FROM job_logs WHERE job_rid = ? AND line > ? "
-					 "ORDER BY line LIMIT ?");
+	                                 "ORDER BY line LIMIT ?");
 	int rc;
 	if (!s)
 		return -EIO;

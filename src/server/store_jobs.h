@@ -54,7 +54,7 @@ int store_job_host(struct store *st, const char *id, int64_t *host_id);
 /* Newest first; rid < before (0 = from the newest); filters nullable / 0.
  * OUT: *out, *n. */
 int store_job_list(struct store *st, int64_t host_id, const char *status, const char *kind, int64_t before, int limit,
-		   struct store_job **out, size_t *n);
+                   struct store_job **out, size_t *n);
 /* queued → running (started_at).  Return rows changed. */
 int store_job_set_running(struct store *st, const char *id, int64_t started_at);
 int store_job_set_progress(struct store *st, const char *id, const char *progress_json);
@@ -66,20 +66,20 @@ int store_job_set_progress(struct store *st, const char *id, const char *progres
 /* Move a non-final job (or one failed with STORE_JOB_ERR_AGENT_RESTARTED)
  * to a final status.  Return rows changed (0: already final). */
 int store_job_finish(struct store *st, const char *id, const char *status, bool has_exit, int64_t exit_code,
-		     const char *summary_json, const char *error, int64_t finished_at);
+                     const char *summary_json, const char *error, int64_t finished_at);
 /* Jobs of host in status running (not final), ids only. OUT: *ids (malloc'd, 33 bytes each), *n. */
 int store_job_running_ids(struct store *st, int64_t host_id, char (**ids)[STORE_JOB_ID_LEN + 1], size_t *n);
 
 /* Store log line number `line` (the caller numbers lines from
  * jobs.log_lines + 1 and then calls store_job_set_log_lines once). */
 int store_job_log_insert(struct store *st, int64_t rid, int64_t line, const char *t, const char *stream,
-			 const char *text);
+                         const char *text);
 int store_job_set_log_lines(struct store *st, int64_t rid, int64_t n);
 /* Cancel every non-final job of host_id (the host was deleted). Return rows changed. */
 int store_job_cancel_host(struct store *st, int64_t host_id, const char *reason, int64_t now);
 /* Lines with number > after, in order, at most limit; cb returns nonzero to stop. */
 int store_job_log_each(struct store *st, int64_t rid, int64_t after, int64_t limit,
-		       int (*cb)(void *arg, int64_t line, const char *t, const char *stream, const char *text),
-		       void *arg);
+                       int (*cb)(void *arg, int64_t line, const char *t, const char *stream, const char *text),
+                       void *arg);
 
 #endif
