@@ -343,9 +343,16 @@ int64_t schedule_tick(struct schedule_runner *s, json_t *queue, int64_t real_now
 		int64_t id = json_integer_value(json_object_get(sc, "id")), next, t;
 		const char *cron = json_string_value(json_object_get(sc, "cron"));
 
-		if (!json_is_true(json_object_get(sc, "enabled")) || !cron || cron_parse(cron, &e, NULL, 0) < 0)
-			continue;
 		snprintf(key, sizeof(key), "%lld", (long long)id);
+		if (!json_is_true(json_object_get(sc, "enabled")) || !cron || cron_parse(cron, &e, NULL, 0) < 0) {
+			/* Disabled: forget its history, so enabling it later starts afresh
+			 * instead of catching up the time it was off. */
+			if (json_object_get(last, key)) {
+				json_object_del(last, key);
+				dirty = true;
+			}
+			continue;
+		}
 		json_t *lv = json_object_get(last, key);
 		if (!json_is_integer(lv)) {
 			json_object_set_new(last, key, json_integer(now));

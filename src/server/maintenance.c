@@ -6,8 +6,9 @@
  * /api/v1/hosts/{id}/maintenance, which also shows the repository's locks
  * and last check from the agent's repo.stats.  Loop thread.
  *
- * A timer (every MAINT_TICK_S; RM_TEST_MAINTENANCE_TICK_SECONDS overrides it,
- * for tests only) queues due work as jobs with actor `system` for hosts that
+ * A timer (every MAINT_TICK_S, up to MAINT_BATCH hosts per tick in round
+ * robin; RM_TEST_MAINTENANCE_TICK_SECONDS overrides the period, for tests
+ * only) queues due work as jobs with actor `system` for hosts that
  * are online; offline hosts are skipped and get their due work when they are
  * back.  A kind is not queued again while a system job of that kind is still
  * queued or running on the host.  A host seen for the first time starts its
@@ -42,7 +43,8 @@
 #include "server/store_jobs.h"
 #include "server/store_sources.h"
 
-#define MAINT_TICK_S 60
+#define MAINT_TICK_S 15
+#define MAINT_BATCH 250 /* hosts looked at per tick (round robin): bounded loop time */
 #define MAINT_MAX_HOURS 8760
 #define MAINT_SECRET_MAX 1024
 
@@ -58,6 +60,7 @@ static const struct maint_kind kinds[] = {
 };
 
 static struct event *maint_timer;
+static int64_t maint_cursor; /* last host id looked at */
 
 struct maint_setting {
 	bool enabled;
@@ -221,8 +224,7 @@ static void maintain_host(struct server *srv, int64_t hid, int64_t now)
 	struct store_sched_state st;
 	json_t *settings;
 
-	if (!agentd_is_online(srv, hid) || sources_ensure_default(srv, hid) < 0 ||
-	    store_sched_state_get(srv->store, hid, &st) < 0)
+	if (!agentd_is_online(srv, hid) || store_sched_state_get(srv->store, hid, &st) < 0)
 		return;
 	settings = json_loads(st.maintenance, 0, NULL);
 	for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
@@ -244,18 +246,34 @@ static void maintain_host(struct server *srv, int64_t hid, int64_t now)
 	store_sched_state_release(&st);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Look at up to MAINT_BATCH online hosts after the cursor (wrapping), so a
+ * large fleet costs a bounded slice of loop time per tick. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	int64_t *ids = NULL, now = util_now();
-	size_t n = 0;
+	size_t n = 0, start = 0, done = 0;
 
 	(void)fd;
 	(void)what;
 	if (srv->draining || store_host_online_ids(srv->store, &ids, &n) < 0)
 		return;
-	for (size_t i = 0; i < n; i++)
+	qsort(ids, n, sizeof(*ids), cmp_id);
+	while (start < n && ids[start] <= maint_cursor)
+		start++;
+	if (start == n)
+		start = 0;
+	for (size_t k = 0; k < n && done < MAINT_BATCH; k++, done++) {
+		size_t i = (start + k) % n;
 		maintain_host(srv, ids[i], now);
+		maint_cursor = ids[i];
+	}
 	free(ids);
 }
 
