@@ -433,7 +433,59 @@ TEST(test_describe)
 	CHECK_EQ_INT(cron_describe(&e, small, 0), -ENOSPC);
 }
 
+/* Brute force: the first minute after `after` whose wall-clock fields (at a
+ * fixed offset) match, checked minute by minute. */
+static int64_t brute_next(const struct cron_expr *e, int32_t off, int64_t after, int64_t limit)
+{
+	for (int64_t t = after - ((after % 60) + 60) % 60 + 60; t < after + limit; t += 60) {
+		int64_t local = t + off, y;
+		int m, d;
+		int64_t days = local / 86400;
+		tz_civil_from_days(days, &y, &m, &d);
+		int h = (int)(local % 86400 / 3600), mi = (int)(local % 3600 / 60);
+		int wd = (int)(((days + 4) % 7 + 7) % 7);
+		bool dom = e->days & (1u << d), dow = e->weekdays & (1u << wd);
+		bool day = e->days_star || e->weekdays_star ? dom && dow : dom || dow;
+		if ((e->minutes & (1ull << mi)) && (e->hours & (1u << h)) && (e->months & (1u << m)) && day)
+			return t;
+	}
+	return -1;
+}
+
+TEST(test_matches_brute_force)
+{
+	static const char *const exprs[] = {
+		"*/7 * * * *", "5,17 */3 * * *", "0 0 * * 1-5", "30 12 1,15 * *", "0 6 * 2 sun", "15 4 13 * fri",
+		"0 0 */10 * *", "59 23 31 12 *", "0 0 29 2 *", "*/20 9-17 * * mon,wed,fri", "1-4/3 0 1 jan,jul *",
+		"@weekly", "@monthly", "0 12 */2 * 3",
+	};
+	static const int32_t offs[] = {0, 3600, -5 * 3600, 5 * 3600 + 1800, -(9 * 3600 + 1800), 13 * 3600 + 2700};
+	uint64_t seed = 88172645463325252ull;
+
+	for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+		struct tz_zone *z = NULL;
+		CHECK_EQ_INT(tz_zone_fixed(offs[k], &z), 0);
+		for (size_t i = 0; z && i < sizeof(exprs) / sizeof(exprs[0]); i++) {
+			struct cron_expr e;
+			CHECK_EQ_INT(cron_parse(exprs[i], &e, NULL, 0), 0);
+			for (int n = 0; n < 4; n++) {
+				seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+				int64_t after = ts(2024, 1, 1, 0, 0) + (int64_t)(seed % (4ull * 365 * 86400));
+				int64_t want = brute_next(&e, offs[k], after, 5LL * 366 * 86400), got = -1;
+				cron_next(&e, z, after, &got);
+				if (want != got) {
+					fprintf(stderr, "  '%s' off %d after %lld: got %lld, brute force %lld\n", exprs[i],
+						offs[k], (long long)after, (long long)got, (long long)want);
+					harness_failed_checks++;
+				}
+			}
+		}
+		tz_zone_free(z);
+	}
+}
+
 static const struct harness_case cases[] = {
+	CASE(test_matches_brute_force),
 	CASE(test_parse_fields),	  CASE(test_parse_errors), CASE(test_next_utc),
 	CASE(test_month_ends_and_leap_years), CASE(test_dst_tzdata), CASE(test_dst_posix_rules),
 	CASE(test_tzdata_matches_rules),  CASE(test_tz_names_and_files), CASE(test_describe),
