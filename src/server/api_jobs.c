@@ -582,6 +582,16 @@ void api_jobs_create(struct http_ctx *c)
 		http_reply_error(c, 503, "out_of_memory", "try again later");
 		goto out;
 	}
+	/* Hooks belong to source groups and run only around backups. */
+	if (json_object_get(body, "hooks")) {
+		if (strcmp(kind, "backup") == 0)
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+					 "field 'hooks': hooks are set on the source group (/api/v1/hosts/{id}/sources)");
+		else
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+					 "field 'hooks': hooks run only around backups, not around %s jobs", kind);
+		goto out;
+	}
 	if (fn(c, body, &jr, args) < 0)
 		goto out;
 

@@ -350,3 +350,14 @@ def test_group_settings_reach_jobs(server, admin):
     assert run["args"]["keep_last"] == 4 and run["args"]["tags"] == ["db"]
     r = admin.post(f"/api/v1/hosts/{a.host_id}/jobs", json={"kind": "backup", "group": "nope"})
     assert r.status_code in (400, 404)
+
+
+def test_hooks_on_jobs_refused(server, admin):
+    a = enrolled(server, admin)
+    for kind in ("forget", "prune", "check", "backup"):
+        body = {"kind": kind, "hooks": {"pre": "echo"}}
+        if kind == "forget":
+            body["group"] = "default"
+        m = bad(admin.post(f"/api/v1/hosts/{a.host_id}/jobs", json=body), "hooks")
+        assert ("around backups" in m) == (kind != "backup"), m
+    assert not [c for c in a.commands() if c["type"] == "run"]
