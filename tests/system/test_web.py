@@ -1,4 +1,6 @@
 """The embedded web UI: index and versioned assets, caching, security headers."""
+import http.client
+import json
 import re
 
 import pytest
@@ -84,14 +86,41 @@ def test_head_matches_get(server):
     assert h.headers["ETag"] == g.headers["ETag"]
 
 
-@pytest.mark.parametrize("path", [
-    "/assets/x/nope.js", "/assets/x/..%2fweb.c", "/assets/x/%2e%2e", "/assets/x/index.html%00",
-    "/assets/x", "/assets//app.js", "/index.htm", "/assets/x/app.js/extra",
+def raw_get(server, target):
+    """GET with `target` as the literal request target: requests/urllib3 would
+    normalise dot segments ("/ui/../x" -> "/x") before sending, http.client
+    sends the bytes as given.  Returns (status, headers, body)."""
+    host, port = server.addr.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("GET", target)
+        r = conn.getresponse()
+        return r.status, r.headers, r.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("path,status,code", [
+    ("/assets/x/nope.js", 404, "not_found"),
+    ("/assets/x/..%2fweb.c", 400, "invalid_parameter"),
+    ("/assets/x/%2e%2e", 400, "invalid_parameter"),
+    ("/assets/x/index.html%00", 400, "invalid_parameter"),
+    ("/assets/x", 404, "not_found"),
+    ("/assets//app.js", 404, "not_found"),
+    ("/index.htm", 404, "not_found"),
+    ("/assets/x/app.js/extra", 404, "not_found"),
+    # Dot segments sent raw: the server must not resolve them into another
+    # route (here an authenticated API one) nor serve the UI; it rejects them.
+    ("/ui/../api/v1/hosts", 400, "invalid_parameter"),
+    ("/ui/./hosts", 400, "invalid_parameter"),
+    ("/api/v1/../v1/hosts", 400, "invalid_parameter"),
+    ("/assets/%2E%2E/%2e%2E/etc/passwd", 400, "invalid_parameter"),
 ])
-def test_unknown_and_tricky_paths(server, path):
-    r = server.get(path)
-    assert r.status_code in (400, 404), (path, r.status_code)
-    assert r.headers["Content-Type"].startswith("application/json")
+def test_unknown_and_tricky_paths(server, path, status, code):
+    got, headers, body = raw_get(server, path)
+    assert got == status, (path, got, body)
+    assert headers["Content-Type"].startswith("application/json")
+    assert json.loads(body)["error"]["code"] == code, body
 
 
 def test_ui_routes_do_not_shadow_api(server):
