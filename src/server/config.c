@@ -51,7 +51,7 @@ static const struct config_option config_options[] = {
 	{CK_LOG_LEVEL, "RM_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", false},
 	{CK_LOG_FORMAT, "RM_LOG_FORMAT", "log-format", "text", "text or json (one JSON object per line)", false},
 	{CK_SECRET_KEY_FILE, "RM_SECRET_KEY_FILE", "secret-key-file", "", "32-byte master key (default $RM_DATA_DIR/secret.key)", false},
-	{CK_READY_FILE, "RM_READY_FILE", "ready-file", "", "write the bound address here once listening (for tests and supervisors)", false},
+	{CK_READY_FILE, "RM_READY_FILE", "ready-file", "", "write the bound address here once started (for tests and supervisors)", false},
 	{CK_WORKERS, "RM_WORKERS", "workers", "2", "worker threads for blocking work (password hashing, exports), 1-64", false},
 };
 

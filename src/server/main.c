@@ -157,16 +157,24 @@ static int listen_http(struct server *srv)
 	if (!srv->cfg.base_url[0])
 		snprintf(srv->cfg.base_url, sizeof(srv->cfg.base_url), "http://%s", srv->bound_addr);
 	log_info("listening on %s (base URL %s)", srv->bound_addr, srv->cfg.base_url);
-	if (srv->cfg.ready_file[0]) {
-		char line[320];
-		int n = snprintf(line, sizeof(line), "%s\n", srv->bound_addr);
-		int r = util_write_file_atomic(srv->cfg.ready_file, line, (size_t)n, 0644);
-		if (r < 0) {
-			log_error("cannot write ready file '%s': %s", srv->cfg.ready_file, strerror(-r));
-			return r;
-		}
-	}
 	return 0;
+}
+
+/* The ready file is the last step of start-up: whoever waits for it (tests,
+ * service managers) may rely on everything start-up logs or stores, e.g. the
+ * bootstrap URL, being there already. */
+static int write_ready_file(struct server *srv)
+{
+	char line[320];
+	int n, r;
+
+	if (!srv->cfg.ready_file[0])
+		return 0;
+	n = snprintf(line, sizeof(line), "%s\n", srv->bound_addr);
+	r = util_write_file_atomic(srv->cfg.ready_file, line, (size_t)n, 0644);
+	if (r < 0)
+		log_error("cannot write ready file '%s': %s", srv->cfg.ready_file, strerror(-r));
+	return r;
 }
 
 static int serve(struct server *srv)
@@ -215,8 +223,8 @@ static int serve(struct server *srv)
 		goto out;
 	}
 	http_setup(srv, srv->http);
-	/* Signals before listen_http(): it writes the ready file, and a SIGTERM
-	 * sent right after readiness must drain, not kill the process. */
+	/* Signals before the ready file is written: a SIGTERM sent right after
+	 * readiness must drain, not kill the process. */
 	ev_term = evsignal_new(srv->base, SIGTERM, on_shutdown_signal, srv);
 	ev_int = evsignal_new(srv->base, SIGINT, on_shutdown_signal, srv);
 	ev_hup = evsignal_new(srv->base, SIGHUP, on_sighup, srv);
@@ -234,6 +242,8 @@ static int serve(struct server *srv)
 		goto out;
 	audit_log_actor(srv, "system", NULL, "server.start", NULL, "ok",
 			json_pack("{s:s,s:s}", "version", rm_version, "listen", srv->bound_addr));
+	if (write_ready_file(srv) < 0)
+		goto out;
 	event_base_dispatch(srv->base);
 	audit_log_actor(srv, "system", NULL, "server.stop", NULL, "ok", NULL);
 	log_info("shut down cleanly");
