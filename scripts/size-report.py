@@ -5,8 +5,10 @@
 agent enrolled into a scratch directory and running; once the server shows the
 host online the agent's VmRSS is sampled over a few idle seconds.
 
-Exit status: 1 if an agent is over its size budget (deterministic); an RSS over
-budget is reported as OVER but does not fail (it varies with the kernel and libc).
+Exit status: 1 if an agent is over its size budget, if the idle RSS is over its
+budget, or if the RSS could not be measured (a budget nobody checks is no budget).
+RM_SIZE_BUDGET (bytes) and RM_RSS_BUDGET_KB override the budgets (tests use tiny
+ones to see the report fail).
 """
 import os
 import re
@@ -16,13 +18,13 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SIZE_BUDGET = 2 * 1024 * 1024
-RSS_BUDGET_KB = 4 * 1024
+SIZE_BUDGET = int(os.environ.get("RM_SIZE_BUDGET") or 2 * 1024 * 1024)
+RSS_BUDGET_KB = int(os.environ.get("RM_RSS_BUDGET_KB") or 4 * 1024)
 
 
 def sizes(paths):
     over = False
-    print(f"{'agent':<42} {'bytes':>9} {'MiB':>6}  budget 2 MiB")
+    print(f"{'agent':<42} {'bytes':>9} {'MiB':>6}  budget {SIZE_BUDGET / 1048576:.2f} MiB")
     for p in paths:
         n = os.path.getsize(p)
         ok = n <= SIZE_BUDGET
@@ -50,12 +52,19 @@ def status_kb(pid, key):
 
 
 def idle_rss(agent):
+    """(over_budget_or_unmeasured, report line)."""
+    ok, line = measure_rss(agent)
+    return not ok, line
+
+
+def measure_rss(agent):
+    """(True, line) when measured within budget; (False, line) otherwise."""
     import requests  # from python3-requests (scripts/deps.sh test)
     server_bin = next((p for p in (os.path.join(ROOT, "bin/restic-manager-server"),
                                    os.path.join(ROOT, "build/server-static/amd64/restic-manager-server"))
                        if os.path.exists(p)), None)
     if not server_bin:
-        return "not measured: no server binary (make server-static TARGET=amd64 or make build)"
+        return False, "not measured: no server binary (make server-static TARGET=amd64 or make build)"
     with tempfile.TemporaryDirectory(prefix="rm-size-") as tmp:
         ready = os.path.join(tmp, "ready")
         env = dict(os.environ, RM_DATA_DIR=os.path.join(tmp, "data"), RM_COOKIE_SECURE="false",
@@ -76,18 +85,18 @@ def idle_rss(agent):
             r = s.post(url + "/api/v1/bootstrap", json={"token": tok, "username": "admin", "password": "size report pw 1"})
             r = s.post(url + "/api/v1/auth/login", json={"username": "admin", "password": "size report pw 1"})
             if r.status_code != 200:
-                return f"not measured: login failed ({r.status_code})"
+                return False, f"not measured: login failed ({r.status_code})"
             s.headers["X-CSRF-Token"] = r.json()["csrf_token"]
             r = s.post(url + "/api/v1/enrollment-tokens",
                        json={"hostname": "size-report", "repository": {"url": os.path.join(tmp, "repo")}, "paths": [tmp]})
             if r.status_code != 201:
-                return f"not measured: the server cannot mint enrolment tokens yet ({r.status_code})"
+                return False, f"not measured: the server cannot mint enrolment tokens yet ({r.status_code})"
             et = r.json()["token"]
             dirs = ["--config-dir", os.path.join(tmp, "conf"), "--state-dir", os.path.join(tmp, "state")]
             e = subprocess.run([agent, "enroll", "--server", url, "--token", et] + dirs,
                                capture_output=True, text=True, timeout=60)
             if e.returncode != 0:
-                return f"not measured: enroll failed: {e.stderr.strip()[:200]}"
+                return False, f"not measured: enroll failed: {e.stderr.strip()[:200]}"
             alog = open(os.path.join(tmp, "agent.log"), "w")
             agent_proc = subprocess.Popen([agent, "run"] + dirs, stdout=alog, stderr=alog)
 
@@ -98,15 +107,15 @@ def idle_rss(agent):
             samples = []
             for _ in range(20):  # 3 s of idle long-polling
                 if agent_proc.poll() is not None:
-                    return "not measured: the agent exited"
+                    return False, "not measured: the agent exited"
                 samples.append(status_kb(agent_proc.pid, "VmRSS"))
                 time.sleep(0.15)
             hwm = status_kb(agent_proc.pid, "VmHWM")
             rss = max(samples)
             verdict = "ok" if rss <= RSS_BUDGET_KB else "OVER"
-            return f"{rss} kB VmRSS (peak {hwm} kB VmHWM), budget {RSS_BUDGET_KB} kB: {verdict}"
+            return rss <= RSS_BUDGET_KB, f"{rss} kB VmRSS (peak {hwm} kB VmHWM), budget {RSS_BUDGET_KB} kB: {verdict}"
         except Exception as ex:  # the report must always finish
-            return f"not measured: {ex}"
+            return False, f"not measured: {ex}"
         finally:
             for p in (agent_proc, srv):
                 if p and p.poll() is None:
@@ -130,7 +139,14 @@ def main():
                   f"(image payload with the agents: {(n + agents_total) / 1048576:.2f} MiB uncompressed; budget 25 MB compressed)")
     linux = [p for p in paths if p.endswith("linux-amd64")]
     if linux:
-        print(f"idle RSS of {os.path.basename(linux[0])} (running, enrolled, long-polling): {idle_rss(linux[0])}")
+        bad, line = idle_rss(linux[0])
+        over |= bad
+        print(f"idle RSS of {os.path.basename(linux[0])} (running, enrolled, long-polling): {line}")
+    else:
+        over = True
+        print("idle RSS: not measured: no linux-amd64 agent given")
+    if over:
+        print("size-report: FAILED (over budget or not measured)", file=sys.stderr)
     return 1 if over else 0
 
 
