@@ -547,9 +547,17 @@ static void restore_target(struct agent *a, const char *id, json_t *args)
 		json_object_set_new(args, "target", json_string(dir));
 }
 
-static void repo_params(const struct agent *a, struct job_params *p)
+/* Bandwidth limits (KiB/s, 0 = unlimited), newest source first: the run
+ * command's own (cmd, nullable), the schedule document's (versioned, so it
+ * follows every change), the repository config's (from hello). */
+static void repo_params(const struct agent *a, json_t *cmd, struct job_params *p)
 {
-	json_t *repo = json_object_get(a->repo, "repository"), *limits = json_object_get(a->repo, "limits");
+	json_t *repo = json_object_get(a->repo, "repository"), *limits = json_object_get(cmd, "limits");
+
+	if (!json_is_object(limits))
+		limits = schedule_limits(a->sched);
+	if (!json_is_object(limits))
+		limits = json_object_get(a->repo, "limits");
 
 	p->restic = restic_prog(a);
 	p->cache_dir = a->cache_dir;
@@ -574,7 +582,7 @@ static void maybe_start_side(struct agent *a)
 	if (a->side || !c || !a->repo)
 		return;
 	memset(&p, 0, sizeof(p));
-	repo_params(a, &p);
+	repo_params(a, NULL, &p);
 	args = json_pack("{s:O?, s:O?}", "snapshot", json_object_get(c, "snapshot"), "path", json_object_get(c, "path"));
 	p.job_id = cmd_str(c, "request_id");
 	p.kind = "tree";
@@ -615,7 +623,7 @@ static void maybe_start_job(struct agent *a)
 	if (!tree && !a->repo)
 		return; /* no repository config yet: wait for hello */
 	memset(&p, 0, sizeof(p));
-	repo_params(a, &p);
+	repo_params(a, c, &p);
 	if (tree) {
 		args = json_pack("{s:O?, s:O?}", "snapshot", json_object_get(c, "snapshot"), "path",
 				 json_object_get(c, "path"));

@@ -243,16 +243,20 @@ static void add_each(json_t *argv, const char *flag, json_t *list)
 		add_kv(argv, flag, json_string_value(v));
 }
 
+/* restic's global flags, before the subcommand: every step talks to the
+ * repository, so every step honours the host's bandwidth limits (KiB/s). */
 static void add_globals(struct job *j, json_t *argv)
 {
 	char n[32];
 	if (j->upload_kbps > 0) {
 		snprintf(n, sizeof(n), "%lld", (long long)j->upload_kbps);
-		add_kv(argv, "--limit-upload", n);
+		add(argv, "--limit-upload");
+		add(argv, n);
 	}
 	if (j->download_kbps > 0) {
 		snprintf(n, sizeof(n), "%lld", (long long)j->download_kbps);
-		add_kv(argv, "--limit-download", n);
+		add(argv, "--limit-download");
+		add(argv, n);
 	}
 }
 
@@ -263,6 +267,7 @@ static json_t *step_argv(struct job *j, enum step s, enum out_mode *mode)
 	const char *k = j->kind;
 
 	add(a, "restic");
+	add_globals(j, a);
 	*mode = OUT_LINES;
 	if (s == STEP_SNAPSHOTS) {
 		add(a, "snapshots");
@@ -278,7 +283,6 @@ static json_t *step_argv(struct job *j, enum step s, enum out_mode *mode)
 		add(a, "--json");
 		add_each(a, "--tag", json_object_get(args, "tags"));
 		add_each(a, "--exclude", json_object_get(args, "excludes"));
-		add_globals(j, a);
 		add(a, "--");
 		json_t *v;
 		size_t i;
@@ -308,7 +312,6 @@ static json_t *step_argv(struct job *j, enum step s, enum out_mode *mode)
 		add(a, "check");
 		if (json_is_string(json_object_get(args, "read_data_subset")))
 			add_kv(a, "--read-data-subset", json_string_value(json_object_get(args, "read_data_subset")));
-		add_globals(j, a);
 	} else if (strcmp(k, "unlock") == 0) {
 		add(a, "unlock");
 		if (json_is_true(json_object_get(args, "remove_all")))
@@ -335,7 +338,6 @@ static json_t *step_argv(struct job *j, enum step s, enum out_mode *mode)
 		add(a, "restore");
 		add_kv(a, "--target", json_string_value(json_object_get(args, "target")));
 		add_each(a, "--include", json_object_get(args, "paths"));
-		add_globals(j, a);
 		add(a, "--");
 		add(a, json_string_value(json_object_get(args, "snapshot")));
 	} else if (strcmp(k, "tree") == 0) {
@@ -347,7 +349,6 @@ static json_t *step_argv(struct job *j, enum step s, enum out_mode *mode)
 		*mode = OUT_TREE;
 	} else { /* init, prune */
 		add(a, k);
-		add_globals(j, a);
 	}
 	return a;
 }

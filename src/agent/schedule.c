@@ -173,8 +173,10 @@ static void new_job_id(char out[33])
 	out[32] = '\0';
 }
 
+/* limits: the schedule document's bandwidth limits (borrowed, nullable),
+ * copied into the command so the job honours them like a server's run. */
 static void append_run(json_t *queue, const char *kind, json_t *args, const char *group, const char *when,
-		       int *added, char id[33])
+		       json_t *limits, int *added, char id[33])
 {
 	json_t *c;
 
@@ -183,6 +185,8 @@ static void append_run(json_t *queue, const char *kind, json_t *args, const char
 		      "actor", "schedule", "group", group, "scheduled_for", when);
 	if (!c)
 		return;
+	if (json_is_object(limits))
+		json_object_set(c, "limits", limits);
 	json_array_append_new(queue, c);
 	(*added)++;
 	log_info("schedule: job %s (%s of group '%s', scheduled for %s) queued", id, kind, group, when);
@@ -218,14 +222,14 @@ static void fire_group(struct schedule_runner *s, json_t *g, json_t *queue, int6
 				 json_is_array(ex) ? json_incref(ex) : json_array(), "tags", gname);
 	if (!args)
 		return;
-	append_run(queue, "backup", args, gname, ts, added, id);
+	append_run(queue, "backup", args, gname, ts, schedule_limits(s), added, id);
 	track(s, id, gname, when, attempt);
 	json_t *ret = json_object_get(g, "retention");
 	if (has_retention(ret)) {
 		json_t *fa = json_deep_copy(ret);
 		if (fa) {
 			json_object_set_new(fa, "tags", json_pack("[s]", gname));
-			append_run(queue, "forget", fa, gname, ts, added, id);
+			append_run(queue, "forget", fa, gname, ts, schedule_limits(s), added, id);
 		}
 	}
 }
@@ -399,6 +403,12 @@ json_t *schedule_group_hooks(struct schedule_runner *s, const char *kind, json_t
 	g = name ? find_group(s, name) : NULL;
 	h = json_object_get(g, "hooks");
 	return json_is_object(h) ? h : NULL;
+}
+
+json_t *schedule_limits(struct schedule_runner *s)
+{
+	json_t *l = s ? json_object_get(s->doc, "limits") : NULL;
+	return json_is_object(l) ? l : NULL;
 }
 
 const char *schedule_timezone(const struct schedule_runner *s)

@@ -56,6 +56,11 @@ const char *schedule_timezone(const struct schedule_runner *s);
  * of the group a backup belongs to (its single tag), or NULL. */
 json_t *schedule_group_hooks(struct schedule_runner *s, const char *kind, json_t *args);
 
+/* The bandwidth limits of the current schedule document ({"upload_kbps",
+ * "download_kbps"}, KiB/s; borrowed, valid until the next schedule_set), or
+ * NULL when the document has none.  Scheduled runs carry them. */
+json_t *schedule_limits(struct schedule_runner *s);
+
 /* A job finished (any job: unknown ids are ignored).  A failed scheduled
  * backup is retried per its group's retry policy (count, backoff). */
 void schedule_job_done(struct schedule_runner *s, const char *job_id, bool ok);

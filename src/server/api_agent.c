@@ -158,7 +158,16 @@ int agent_config_json(struct server *srv, int64_t host_id, json_t **out)
 		json_decref(repo);
 		return -EBADMSG;
 	}
-	*out = json_pack("{s:o,s:{s:i,s:i}}", "repository", repo, "limits", "upload_kbps", 0, "download_kbps", 0);
+	/* Bandwidth limits in KiB/s (restic's unit), 0 = unlimited. */
+	struct store_host h;
+	int64_t up = 0, down = 0;
+	if (store_host_get(srv->store, host_id, &h) == 0) {
+		up = h.limit_upload_kib;
+		down = h.limit_download_kib;
+		store_host_release(&h);
+	}
+	*out = json_pack("{s:o,s:{s:I,s:I}}", "repository", repo, "limits", "upload_kbps", (json_int_t)up,
+	                 "download_kbps", (json_int_t)down);
 	return *out ? 0 : -ENOMEM;
 }
 

@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "server/agentd.h"
 #include "server/audit.h"
+#include "server/schedules.h"
 #include "server/secrets.h"
 #include "server/server.h"
 #include "server/sse.h"
@@ -33,6 +34,9 @@
 #define MAX_PATHS     256
 #define MAX_PATH_LEN  4096
 #define MAX_TAGS      32
+#define HOST_TAGS_MAX      32
+#define HOST_TAG_MAX_LEN   64
+#define HOST_LIMIT_MAX_KIB (10 * 1024 * 1024) /* 10 GiB/s: above any real link */
 
 static bool is_hostname(const char *s)
 {
@@ -279,6 +283,17 @@ out:
 
 /* ---- hosts ---- */
 
+/* What needs the operator's attention (same rule as the fleet summary's "problems"). */
+static json_t *host_problems(const struct store_host *h)
+{
+	json_t *a = json_array();
+	if (strcmp(h->last_backup_status, "failed") == 0)
+		json_array_append_new(a, json_string("backup_failed"));
+	if (h->check_failed)
+		json_array_append_new(a, json_string("check_failed"));
+	return a;
+}
+
 static json_t *host_json(struct server *srv, const struct store_host *h, bool detail)
 {
 	json_t *o = json_object(), *lb = json_null();
@@ -303,6 +318,10 @@ static json_t *host_json(struct server *srv, const struct store_host *h, bool de
 	json_object_set_new(o, "last_backup", lb ? lb : json_null());
 	json_object_set_new(o, "last_success_at", time_or_null(h->last_success_at));
 	json_object_set_new(o, "snapshot_count", json_integer(h->snapshot_count));
+	json_object_set_new(o, "repo_size", h->has_repo_size ? json_integer(h->repo_size) : json_null());
+	json_object_set_new(o, "problems", host_problems(h));
+	json_object_set_new(o, "limit_upload_kib", json_integer(h->limit_upload_kib));
+	json_object_set_new(o, "limit_download_kib", json_integer(h->limit_download_kib));
 	json_object_set_new(o, "running_job_id", h->running_job_id[0] ? json_string(h->running_job_id) : json_null());
 	json_object_set_new(o, "repository", json_pack("{s:s}", "url", h->repo_url));
 	if (detail) {
@@ -406,6 +425,144 @@ void api_hosts_delete(struct http_ctx *c)
 	http_reply_empty(c, 204);
 }
 
+/* ---- host settings ---- */
+
+/* Tags as the UI edits them: short, trimmed, no commas (the editor is a
+ * comma-separated field), no duplicates.  Return 0 or -1 after replying. */
+static int tags_check(struct http_ctx *c, json_t *v)
+{
+	json_t *e;
+	size_t i, k;
+	if (!json_is_array(v) || json_array_size(v) > HOST_TAGS_MAX) {
+		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'tags' must be an array of at most %d strings",
+		                 HOST_TAGS_MAX);
+		return -1;
+	}
+	json_array_foreach(v, i, e)
+	{
+		const char *t = json_string_value(e);
+		size_t n = json_string_length(e);
+		if (!t || n < 1 || n > HOST_TAG_MAX_LEN || !no_ctl(t, n) || strchr(t, ',') || t[0] == ' ' ||
+		    t[n - 1] == ' ') {
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "field 'tags' must hold strings of 1 to %d bytes without commas, control "
+			                 "characters or surrounding spaces",
+			                 HOST_TAG_MAX_LEN);
+			return -1;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(json_string_value(json_array_get(v, k)), t) == 0) {
+				http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'tags' lists '%s' twice", t);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+void api_hosts_update(struct http_ctx *c)
+{
+	struct server *srv = c->srv;
+	json_t *body = http_body_object(c), *v, *tags_v = NULL, *changed = NULL, *ev;
+	struct store_host h;
+	const char *key, *name = NULL;
+	char *tags = NULL, target[32];
+	int64_t up = -1, down = -1, id;
+	bool limits_changed;
+	int r;
+
+	if (!body || host_load(c, &h) < 0)
+		return;
+	json_object_foreach(body, key, v)
+	{
+		if (strcmp(key, "name") != 0 && strcmp(key, "tags") != 0 && strcmp(key, "limit_upload_kib") != 0 &&
+		    strcmp(key, "limit_download_kib") != 0) {
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "field '%.64s' is unknown (use name, tags, limit_upload_kib, limit_download_kib)",
+			                 key);
+			goto out;
+		}
+		if (json_is_null(v)) {
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field '%s' must not be null (limits: 0 = unlimited)",
+			                 key);
+			goto out;
+		}
+	}
+	if (json_object_size(body) == 0) {
+		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+		                 "nothing to change (use name, tags, limit_upload_kib, limit_download_kib)");
+		goto out;
+	}
+	if (http_json_str(c, body, "name", 1, STORE_HOSTNAME_MAX, false, &name) < 0 ||
+	    http_json_int(c, body, "limit_upload_kib", 0, HOST_LIMIT_MAX_KIB, false, -1, &up) < 0 ||
+	    http_json_int(c, body, "limit_download_kib", 0, HOST_LIMIT_MAX_KIB, false, -1, &down) < 0)
+		goto out;
+	if (name && (!no_ctl(name, strlen(name)) || name[0] == ' ' || name[strlen(name) - 1] == ' ')) {
+		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+		                 "field 'name' must be 1 to %d bytes without control characters or surrounding spaces",
+		                 STORE_HOSTNAME_MAX);
+		goto out;
+	}
+	tags_v = json_object_get(body, "tags");
+	if (tags_v) {
+		if (tags_check(c, tags_v) < 0)
+			goto out;
+		tags = json_dumps(tags_v, JSON_COMPACT);
+		if (!tags) {
+			http_reply_error(c, 503, "out_of_memory", "try again later");
+			goto out;
+		}
+	}
+	limits_changed = (up >= 0 && up != h.limit_upload_kib) || (down >= 0 && down != h.limit_download_kib);
+	r = store_begin(srv->store);
+	if (r == 0)
+		r = store_host_update_settings(srv->store, h.id, name, tags, up, down);
+	/* The limits travel in the schedule document (offline scheduled runs
+	 * honour them): a new version is queued for the agent. */
+	if (r == 0 && limits_changed)
+		r = schedules_changed(srv, h.id, NULL);
+	if (r == 0)
+		r = store_commit(srv->store);
+	else
+		store_rollback(srv->store);
+	if (r < 0) {
+		http_reply_error(c, r == -ENOENT ? 404 : 503, r == -ENOENT ? "not_found" : "unavailable",
+		                 r == -ENOENT ? "no such host" : "cannot store the host settings now");
+		goto out;
+	}
+	if (limits_changed)
+		agentd_notify(srv, h.id);
+	/* What changed (the values are settings, never secrets). */
+	changed = json_object();
+	if (name && strcmp(name, h.name) != 0)
+		json_object_set_new(changed, "name", json_pack("{s:s,s:s}", "from", h.name, "to", name));
+	if (tags && strcmp(tags, h.tags) != 0)
+		json_object_set_new(changed, "tags", json_pack("{s:o,s:O}", "from", array_or_empty(h.tags), "to", tags_v));
+	if (up >= 0 && up != h.limit_upload_kib)
+		json_object_set_new(changed, "limit_upload_kib",
+		                    json_pack("{s:I,s:I}", "from", (json_int_t)h.limit_upload_kib, "to", (json_int_t)up));
+	if (down >= 0 && down != h.limit_download_kib)
+		json_object_set_new(
+		    changed, "limit_download_kib",
+		    json_pack("{s:I,s:I}", "from", (json_int_t)h.limit_download_kib, "to", (json_int_t)down));
+	snprintf(target, sizeof(target), "host:%lld", (long long)h.id);
+	audit_log(srv, c, "host.update", target, "ok", json_pack("{s:o}", "changes", changed));
+	id = h.id;
+	store_host_release(&h);
+	if (store_host_get(srv->store, id, &h) < 0) {
+		http_reply_error(c, 503, "unavailable", "cannot read the host now");
+		goto out;
+	}
+	ev = json_pack("{s:I,s:s,s:s,s:s,s:o,s:I,s:I}", "id", (json_int_t)h.id, "name", h.name, "status",
+	               agentd_is_online(srv, h.id) ? "online" : "offline", "change", "settings", "tags",
+	               array_or_empty(h.tags), "limit_upload_kib", (json_int_t)h.limit_upload_kib,
+	               "limit_download_kib", (json_int_t)h.limit_download_kib);
+	sse_publish_fleet(srv, "host", ev);
+	http_reply_json(c, 200, host_json(srv, &h, true));
+out:
+	store_host_release(&h);
+	free(tags);
+}
+
 void api_hosts_snapshots(struct http_ctx *c)
 {
 	struct store_host h;
@@ -424,14 +581,16 @@ void api_hosts_snapshots(struct http_ctx *c)
 void api_fleet_summary(struct http_ctx *c)
 {
 	struct store_fleet f;
-	if (store_fleet_summary(c->srv->store, &f) < 0) {
+	if (store_fleet_summary(c->srv->store, util_now() - 86400, &f) < 0) {
 		http_reply_error(c, 503, "unavailable", "cannot read the fleet summary now");
 		return;
 	}
 	http_reply_json(c, 200,
-	                json_pack("{s:{s:I,s:I,s:I,s:I,s:I},s:I,s:{s:I,s:I}}", "hosts", "total", (json_int_t)f.hosts,
-	                          "online", (json_int_t)f.online, "offline", (json_int_t)f.offline, "backup_failed",
-	                          (json_int_t)f.backup_failed, "never_backed_up", (json_int_t)f.never_backed_up,
-	                          "snapshots", (json_int_t)f.snapshots, "jobs", "queued", (json_int_t)f.jobs_queued,
-	                          "running", (json_int_t)f.jobs_running));
+	                json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:{s:I,s:I,s:I}}", "hosts", "total",
+	                          (json_int_t)f.hosts, "online", (json_int_t)f.online, "offline",
+	                          (json_int_t)f.offline, "backup_failed", (json_int_t)f.backup_failed,
+	                          "never_backed_up", (json_int_t)f.never_backed_up, "problems",
+	                          (json_int_t)f.problems, "snapshots", (json_int_t)f.snapshots, "repo_size",
+	                          (json_int_t)f.repo_size, "jobs", "queued", (json_int_t)f.jobs_queued, "running",
+	                          (json_int_t)f.jobs_running, "failed_24h", (json_int_t)f.jobs_failed_since));
 }

@@ -14,6 +14,7 @@ void api_enrollment_tokens_create(struct http_ctx *c); /* POST /api/v1/enrollmen
 void api_hosts_list(struct http_ctx *c);               /* GET /api/v1/hosts */
 void api_hosts_get(struct http_ctx *c);                /* GET /api/v1/hosts/{id} */
 void api_hosts_delete(struct http_ctx *c);             /* DELETE /api/v1/hosts/{id} */
+void api_hosts_update(struct http_ctx *c);             /* PATCH /api/v1/hosts/{id} (settings) */
 void api_hosts_snapshots(struct http_ctx *c);          /* GET /api/v1/hosts/{id}/snapshots */
 void api_fleet_summary(struct http_ctx *c);            /* GET /api/v1/fleet/summary */
 

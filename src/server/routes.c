@@ -58,6 +58,7 @@ static const struct route routes[] = {
 	{GET, "/api/v1/fleet/summary", ACCESS_VIEWER, api_fleet_summary, 0, 0},
 	{GET, "/api/v1/hosts", ACCESS_VIEWER, api_hosts_list, 0, 0},
 	{GET, "/api/v1/hosts/{}", ACCESS_VIEWER, api_hosts_get, 0, 0},
+	{PATCH, "/api/v1/hosts/{}", ACCESS_OPERATOR, api_hosts_update, 16384, 0},
 	{DELETE, "/api/v1/hosts/{}", ACCESS_ADMIN, api_hosts_delete, 0, 0},
 	{GET, "/api/v1/hosts/{}/snapshots", ACCESS_VIEWER, api_hosts_snapshots, 0, 0},
 	{POST, "/api/v1/hosts/{}/jobs", ACCESS_OPERATOR, api_jobs_create, 65536, 0},

@@ -111,6 +111,20 @@ static json_t *schedule_doc(const struct store_schedule *s)
 			 (json_int_t)s->random_delay);
 }
 
+/* The host's bandwidth limits as the agent reads them: {"upload_kbps",
+ * "download_kbps"} in KiB/s, 0 = unlimited (PATCH /api/v1/hosts/{id}). */
+static json_t *host_limits_json(struct server *srv, int64_t host_id)
+{
+	struct store_host h;
+	int64_t up = 0, down = 0;
+	if (store_host_get(srv->store, host_id, &h) == 0) {
+		up = h.limit_upload_kib;
+		down = h.limit_download_kib;
+		store_host_release(&h);
+	}
+	return json_pack("{s:I,s:I}", "upload_kbps", (json_int_t)up, "download_kbps", (json_int_t)down);
+}
+
 int schedules_agent_doc(struct server *srv, int64_t host_id, int64_t version, bool with_hooks, json_t **out)
 {
 	struct store_source *gs = NULL;
@@ -125,7 +139,8 @@ int schedules_agent_doc(struct server *srv, int64_t host_id, int64_t version, bo
 		return r;
 	if (version < 0)
 		version = st.version;
-	doc = json_pack("{s:I,s:s}", "version", (json_int_t)version, "timezone", st.timezone);
+	doc = json_pack("{s:I,s:s,s:o}", "version", (json_int_t)version, "timezone", st.timezone, "limits",
+	                host_limits_json(srv, host_id));
 	store_sched_state_release(&st);
 	groups = json_array();
 	scheds = json_array();
@@ -320,7 +335,7 @@ json_t *schedules_schedule_json(const struct store_schedule *s, const struct tz_
 
 void schedules_expand_commands(struct server *srv, int64_t host_id, json_t *cmds)
 {
-	json_t *c, *g;
+	json_t *c, *g, *limits = NULL;
 	size_t i, k;
 
 	json_array_foreach(cmds, i, c)
@@ -328,6 +343,13 @@ void schedules_expand_commands(struct server *srv, int64_t host_id, json_t *cmds
 		const char *type = json_string_value(json_object_get(c, "type"));
 		const char *kind = json_string_value(json_object_get(c, "kind"));
 		bool privileged = kind && (strcmp(kind, "prune") == 0 || strcmp(kind, "unlock") == 0);
+		/* Every job runs with the host's current bandwidth limits. */
+		if (type && strcmp(type, "run") == 0) {
+			if (!limits)
+				limits = host_limits_json(srv, host_id);
+			if (limits)
+				json_object_set(c, "limits", limits);
+		}
 		if (type && strcmp(type, "run") == 0 && (privileged || json_object_get(c, "credential"))) {
 			json_t *cred = maintenance_credential(srv, host_id);
 			if (cred)
@@ -354,4 +376,5 @@ void schedules_expand_commands(struct server *srv, int64_t host_id, json_t *cmds
 			store_source_release(&s);
 		}
 	}
+	json_decref(limits);
 }

@@ -168,7 +168,8 @@ void store_hosts_free(struct store_host *hs, size_t n)
 #define HOST_COLS                                                                                                      \
 	"id, name, tags, paths, repo_url, os, arch, agent_version, restic_version, protocol_version, status, "         \
 	"last_seen_at, created_at, schedule_version, next_command_seq, acked_command_seq, last_event_seq, "            \
-	"running_job_id, last_backup_job_id, last_backup_status, last_backup_at, last_success_at, snapshot_count"
+	"running_job_id, last_backup_job_id, last_backup_status, last_backup_at, last_success_at, snapshot_count, "   \
+	"limit_upload_kib, limit_download_kib, repo_size, check_failed"
 
 static int host_from_row(sqlite3_stmt *s, struct store_host *h)
 {
@@ -196,6 +197,11 @@ static int host_from_row(sqlite3_stmt *s, struct store_host *h)
 	h->last_backup_at = sqlite3_column_int64(s, 20);
 	h->last_success_at = sqlite3_column_int64(s, 21);
 	h->snapshot_count = sqlite3_column_int64(s, 22);
+	h->limit_upload_kib = sqlite3_column_int64(s, 23);
+	h->limit_download_kib = sqlite3_column_int64(s, 24);
+	h->has_repo_size = sqlite3_column_type(s, 25) != SQLITE_NULL;
+	h->repo_size = sqlite3_column_int64(s, 25);
+	h->check_failed = sqlite3_column_int(s, 26) != 0;
 	if (!h->tags || !h->paths || !h->repo_url) {
 		store_host_release(h);
 		return -ENOMEM;
@@ -340,6 +346,27 @@ int store_host_set_schedule_version(struct store *st, int64_t id, int64_t versio
 	sqlite3_bind_int64(s, 2, id);
 	int r = step_done(st, s);
 	return r < 0 ? r : 0;
+}
+
+int store_host_update_settings(struct store *st, int64_t id, const char *name, const char *tags, int64_t upload_kib,
+                               int64_t download_kib)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE hosts SET name = coalesce(?1, name), tags = coalesce(?2, tags), "
+	                                 "limit_upload_kib = CASE WHEN ?3 < 0 THEN limit_upload_kib ELSE ?3 END, "
+	                                 "limit_download_kib = CASE WHEN ?4 < 0 THEN limit_download_kib ELSE ?4 END "
+	                                 "WHERE id = ?5 AND deleted_at IS NULL");
+	int r;
+	if (!s)
+		return -EIO;
+	store_bind_text(s, 1, name);
+	store_bind_text(s, 2, tags);
+	sqlite3_bind_int64(s, 3, upload_kib);
+	sqlite3_bind_int64(s, 4, download_kib);
+	sqlite3_bind_int64(s, 5, id);
+	r = step_done(st, s);
+	if (r < 0)
+		return r;
+	return r == 0 ? -ENOENT : 0;
 }
 
 int store_host_delete(struct store *st, int64_t id, int64_t now)
@@ -488,11 +515,13 @@ int store_host_set_last_event_seq(struct store *st, int64_t id, int64_t seq)
 	return r < 0 ? r : 0;
 }
 
-int store_fleet_summary(struct store *st, struct store_fleet *f)
+int store_fleet_summary(struct store *st, int64_t since, struct store_fleet *f)
 {
 	sqlite3_stmt *s = store_stmt(st, "SELECT count(*), coalesce(sum(status = 'online'), 0), "
 	                                 "coalesce(sum(last_backup_status = 'failed'), 0), "
-	                                 "coalesce(sum(last_backup_at IS NULL), 0), coalesce(sum(snapshot_count), 0) "
+	                                 "coalesce(sum(last_backup_at IS NULL), 0), coalesce(sum(snapshot_count), 0), "
+	                                 "coalesce(sum(last_backup_status = 'failed' OR check_failed), 0), "
+	                                 "coalesce(sum(repo_size), 0) "
 	                                 "FROM hosts WHERE deleted_at IS NULL");
 	int rc;
 	memset(f, 0, sizeof(*f));
@@ -509,11 +538,16 @@ int store_fleet_summary(struct store *st, struct store_fleet *f)
 	f->backup_failed = sqlite3_column_int64(s, 2);
 	f->never_backed_up = sqlite3_column_int64(s, 3);
 	f->snapshots = sqlite3_column_int64(s, 4);
+	f->problems = sqlite3_column_int64(s, 5);
+	f->repo_size = sqlite3_column_int64(s, 6);
 	sqlite3_reset(s);
+	/* status = 'failed' is a literal so the partial index jobs_failed_finished serves the count. */
 	s = store_stmt(st, "SELECT (SELECT count(*) FROM jobs WHERE status = 'queued'), "
-	                   "(SELECT count(*) FROM jobs WHERE status = 'running')");
+	                   "(SELECT count(*) FROM jobs WHERE status = 'running'), "
+	                   "(SELECT count(*) FROM jobs WHERE status = 'failed' AND finished_at >= ?)");
 	if (!s)
 		return -EIO;
+	sqlite3_bind_int64(s, 1, since);
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(s);
@@ -521,6 +555,7 @@ int store_fleet_summary(struct store *st, struct store_fleet *f)
 	}
 	f->jobs_queued = sqlite3_column_int64(s, 0);
 	f->jobs_running = sqlite3_column_int64(s, 1);
+	f->jobs_failed_since = sqlite3_column_int64(s, 2);
 	sqlite3_reset(s);
 	return 0;
 }
@@ -789,5 +824,21 @@ int store_repo_stats_merge(struct store *st, int64_t host_id, json_t *obj, int64
 	sqlite3_bind_int64(s, 3, now);
 	r = step_done(st, s);
 	free(text);
+	if (r < 0)
+		return r;
+	/* Mirror the figures the host list and the fleet summary need. */
+	json_t *raw = json_object_get(obj, "raw_size"), *ok = json_object_get(json_object_get(obj, "check"), "ok");
+	if (!json_is_integer(raw) && !json_is_boolean(ok))
+		return 0;
+	s = store_stmt(st, "UPDATE hosts SET repo_size = CASE WHEN ?1 IS NULL THEN repo_size ELSE ?1 END, "
+	                   "check_failed = CASE WHEN ?2 IS NULL THEN check_failed ELSE ?2 END WHERE id = ?3");
+	if (!s)
+		return -EIO;
+	if (json_is_integer(raw))
+		sqlite3_bind_int64(s, 1, json_integer_value(raw));
+	if (json_is_boolean(ok))
+		sqlite3_bind_int(s, 2, json_is_false(ok) ? 1 : 0);
+	sqlite3_bind_int64(s, 3, host_id);
+	r = step_done(st, s);
 	return r < 0 ? r : 0;
 }

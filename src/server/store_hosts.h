@@ -47,6 +47,10 @@ struct store_host {
 	char last_backup_job_id[STORE_JOB_ID_LEN + 1];
 	char last_backup_status[16];
 	int64_t last_backup_at, last_success_at, snapshot_count;
+	int64_t limit_upload_kib, limit_download_kib; /* KiB/s, 0 = unlimited */
+	int64_t repo_size;                            /* bytes (repo_stats raw_size), valid if has_repo_size */
+	bool has_repo_size;
+	bool check_failed; /* the last repository check reported failure */
 };
 void store_host_release(struct store_host *h);
 void store_hosts_free(struct store_host *hs, size_t n);
@@ -77,6 +81,10 @@ int store_host_update_hello(struct store *st, int64_t id, const char *os, const 
 int store_host_set_status(struct store *st, int64_t id, const char *status, int64_t last_seen);
 int store_host_touch(struct store *st, int64_t id, int64_t last_seen);
 int store_host_set_schedule_version(struct store *st, int64_t id, int64_t version);
+/* Operator settings: name and tags (JSON array text) when non-NULL, the
+ * bandwidth limits (KiB/s, 0 = unlimited) when >= 0.  -ENOENT when absent. */
+int store_host_update_settings(struct store *st, int64_t id, const char *name, const char *tags, int64_t upload_kib,
+                               int64_t download_kib);
 /* Soft delete: deleted_at, token revoked.  -ENOENT when absent. */
 int store_host_delete(struct store *st, int64_t id, int64_t now);
 /* Hosts with id > after, by id, at most limit.  status NULL = any.  OUT: *out, *n. */
@@ -93,9 +101,13 @@ int store_host_set_last_event_seq(struct store *st, int64_t id, int64_t seq);
 
 struct store_fleet {
 	int64_t hosts, online, offline, backup_failed, never_backed_up, snapshots;
+	int64_t problems;  /* last backup failed or last check failed */
+	int64_t repo_size; /* sum of the hosts' latest repository sizes (bytes) */
 	int64_t jobs_queued, jobs_running;
+	int64_t jobs_failed_since; /* failed jobs that finished at or after `since` */
 };
-int store_fleet_summary(struct store *st, struct store_fleet *f);
+/* Fleet figures; failures counted from since (unix seconds). */
+int store_fleet_summary(struct store *st, int64_t since, struct store_fleet *f);
 
 /* ---- command queue ---- */
 /* Append a command; body is the command object without "seq" (borrowed).
@@ -122,7 +134,8 @@ int store_event_purge(struct store *st, int64_t cutoff);
 int store_snapshots_replace(struct store *st, int64_t host_id, json_t *arr);
 /* Snapshots newest first as a new JSON array. OUT: *out. */
 int store_snapshots_list(struct store *st, int64_t host_id, json_t **out);
-/* Merge fields of obj (borrowed) into the host's stats object. */
+/* Merge fields of obj (borrowed) into the host's stats object; raw_size and
+ * check.ok are mirrored into hosts.repo_size / hosts.check_failed. */
 int store_repo_stats_merge(struct store *st, int64_t host_id, json_t *obj, int64_t now);
 /* The stats object (new reference) or NULL when none. */
 int store_repo_stats_get(struct store *st, int64_t host_id, json_t **out);

@@ -188,5 +188,17 @@ const struct store_migration store_migrations[] = {
 	 /* sealed privileged repository password, AD "host:<id>:maintenance" */
 	 "  maint_secret BLOB"
 	 ");"},
+	{4, "host settings (bandwidth limits), repository size and check result per host, failed-jobs index",
+	 /* repo_size / check_failed mirror repo_stats (raw_size, check.ok) so
+	  * the host list and the fleet summary need no JSON per row. */
+	 "ALTER TABLE hosts ADD COLUMN limit_upload_kib INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE hosts ADD COLUMN limit_download_kib INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE hosts ADD COLUMN repo_size INTEGER;"
+	 "ALTER TABLE hosts ADD COLUMN check_failed INTEGER NOT NULL DEFAULT 0;"
+	 "UPDATE hosts SET repo_size = (SELECT json_extract(body, '$.raw_size') FROM repo_stats "
+	 "  WHERE repo_stats.host_id = hosts.id),"
+	 "  check_failed = coalesce((SELECT json_extract(body, '$.check.ok') = 0 FROM repo_stats "
+	 "  WHERE repo_stats.host_id = hosts.id), 0);"
+	 "CREATE INDEX jobs_failed_finished ON jobs(finished_at) WHERE status = 'failed';"},
 	{0, NULL, NULL},
 };
