@@ -72,6 +72,15 @@ def drained(admin, hid):
     return all(j["status"] in FINAL for j in jobs(admin, hid))
 
 
+def agent_idle(agent):
+    """The agent has no job queued or running and no event left to deliver.
+    Scheduled jobs exist on the server only once their first event arrives:
+    until then they sit in the agent's own queue (a backup and its forget
+    are queued together), invisible to drained()."""
+    out = agent.cli("status").stdout
+    return all(s in out for s in ("queued events: 0\n", "queued jobs: 0\n", "running job: none\n"))
+
+
 def wait_applied(admin, hid):
     wait_for(lambda: not admin.get(f"/api/v1/hosts/{hid}/schedules").json()["drift"], timeout=TIMEOUT,
              what="schedule acknowledged by the agent")
@@ -99,7 +108,8 @@ def test_every_minute_backup_and_forget_honour_retention(admin, make_agent, tmp_
     wait_for(enough, timeout=TIMEOUT, interval=0.5, what="four scheduled backups and forgets")
     assert admin.patch(f"/api/v1/hosts/{hid}/schedules/{sid}", json={"enabled": False}).status_code == 200
     wait_applied(admin, hid)
-    wait_for(lambda: drained(admin, hid), timeout=TIMEOUT, what="queued scheduled jobs to finish")
+    wait_for(lambda: agent_idle(agent) and drained(admin, hid), timeout=TIMEOUT, interval=0.2,
+             what="queued scheduled jobs to finish and reach the server")
 
     all_jobs = sched_jobs(admin, hid)
     assert len({j["id"] for j in all_jobs}) == len(all_jobs)
@@ -169,8 +179,8 @@ def test_server_down_while_scheduled_backups_run(admin, make_agent, tmp_path, se
     assert admin.login("admin", "correct horse battery staple").status_code == 200
     assert admin.patch(f"/api/v1/hosts/{hid}/schedules/{sid}", json={"enabled": False}).status_code == 200
     wait_applied(admin, hid)
-    wait_for(lambda: drained(admin, hid), timeout=TIMEOUT, what="scheduled jobs delivered")
-    wait_for(lambda: "queued events: 0" in agent.cli("status").stdout, timeout=TIMEOUT, what="spool drained")
+    wait_for(lambda: agent_idle(agent) and drained(admin, hid), timeout=TIMEOUT, interval=0.2,
+             what="scheduled jobs run and delivered")
 
     backups = sched_jobs(admin, hid, "backup")
     ids = [j["id"] for j in backups]
