@@ -6,6 +6,8 @@ import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageE
 import { hostName, hostStatus, hostOs, lastBackup, repoSize, snapshotCount, hostTags, lastSeen } from './hostfields.js';
 import { fleetStream } from './pages_dash.js';
 import { describeCron } from './cron.js';
+import { tabRepo } from './host_repo.js';
+import { barChart } from './charts.js';
 
 const TABS = [['snapshots', 'Snapshots'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['repo', 'Repository'], ['jobs', 'Jobs'], ['settings', 'Settings']];
 
@@ -219,48 +221,6 @@ async function tabSchedules(ctx, host, body) {
   put(body, form);
 }
 
-async function tabRepo(ctx, host, body) {
-  const repo = host.repo || host.repository || {};
-  const rs = host.repo_stats || {};
-  const check = rs.check || null;
-  if (!repo.locks && Array.isArray(rs.locks)) repo.locks = rs.locks;
-  put(clear(body), h('h2', { text: 'Repository' }), kv([
-    ['URL', repo.url ? h('code', { text: repo.url }) : null],
-    ['Size', fmtBytes(repoSize(host))],
-    ['Snapshots', fmtNumber(snapshotCount(host))],
-    ['Dedup ratio', repo.dedup_ratio ? `${Number(repo.dedup_ratio).toFixed(2)}×` : rs.total_size && rs.raw_size ? `${(rs.total_size / rs.raw_size).toFixed(2)}×` : null],
-    ['Raw data', rs.raw_size !== undefined ? fmtBytes(rs.raw_size) : null],
-    ['Files', rs.total_file_count !== undefined ? fmtNumber(rs.total_file_count) : null],
-    ['Last check', check ? [badge(check.ok ? 'succeeded' : 'failed', check.ok ? 'passed' : 'failed'), ' ', ageEl(check.time), check.message ? h('div', { class: 'muted small', text: check.message }) : null]
-      : repo.last_check_at ? [repo.last_check_status ? badge(repo.last_check_status) : null, ' ', ageEl(repo.last_check_at)] : 'never'],
-    ['Last prune', repo.last_prune_at ? ageEl(repo.last_prune_at) : 'never'],
-    ['Locks', Array.isArray(repo.locks) ? (repo.locks.length ? repo.locks.map((l) => h('div', { text: `${l.exclusive ? 'exclusive' : 'shared'} lock by ${l.user || '?'}@${l.hostname || l.host || '?'} (pid ${l.pid ?? '?'}) since ${fmtTime(l.time)}${l.stale ? ' — stale' : ''}` })) : 'none') : null],
-  ]));
-  if (!ctx.can('operator')) return;
-  const run = (kind, label, confirm) => actionButton(label, async () => {
-    if (confirm && !await confirmDialog(confirm)) return;
-    await startJob(ctx, host.id, { kind }, label);
-  }, 'btn');
-  put(body, h('h3', { text: 'Maintenance' }), h('div', { class: 'button-row' },
-    run('init', 'Initialise repository', { title: 'Initialise the repository?', text: 'Only needed once for a new, empty repository.', ok: 'Initialise', danger: false }),
-    run('check', 'Check integrity'),
-    run('unlock', 'Remove stale locks', { title: 'Remove stale locks?', text: 'Only locks that restic considers stale are removed.', ok: 'Unlock' }),
-    run('prune', 'Prune', { title: 'Prune the repository?', text: 'Deletes data no snapshot references. This can take long and cannot be undone.', ok: 'Prune' }),
-    run('stats', 'Refresh statistics'),
-    run('snapshots', 'Refresh snapshot list')));
-}
-
-function barChart(title, jobs, valueOf, fmt) {
-  const vals = jobs.map(valueOf).map((v) => Number(v) || 0);
-  const max = Math.max(1, ...vals);
-  return h('figure', { class: 'chart' }, h('figcaption', { text: title }),
-    h('div', { class: 'bars', role: 'img', 'aria-label': `${title}, last ${jobs.length} backups` }, jobs.map((j, i) => {
-      const bar = h('div', { class: `bar ${j.status || ''}`, title: `${fmtTime(j.started_at || j.created_at)}: ${fmt(vals[i])}` });
-      bar.style.height = `${Math.max(2, Math.round((vals[i] / max) * 100))}%`;
-      return bar;
-    })));
-}
-
 export function jobDuration(j) {
   if (j.duration !== undefined && j.duration !== null) return j.duration;
   const a = toDate(j.started_at), b = toDate(j.finished_at);
@@ -286,9 +246,10 @@ async function tabJobs(ctx, host, body) {
   put(clear(body), h('h2', { text: 'Jobs' }));
   if (!jobs.length) { put(body, emptyState('No jobs yet')); return; }
   const backups = jobs.filter((j) => j.kind === 'backup' && j.status !== 'queued' && j.status !== 'running').slice(0, 30).reverse();
-  if (backups.length) put(body, h('div', { class: 'grid2' },
-    barChart('Backup duration', backups, jobDuration, fmtDuration),
-    barChart('Data added', backups, (j) => (j.summary && (j.summary.data_added ?? j.summary.data_added_packed)) ?? 0, fmtBytes)));
+  const chart = (title, value, fmt, binary) => barChart({ title, items: backups, value, fmt, binary, time: (j) => j.started_at || j.created_at, status: (j) => j.status });
+  if (backups.length) put(body, h('div', { class: 'grid2 charts' },
+    chart('Backup duration', jobDuration, fmtDuration),
+    chart('Data added', (j) => (j.summary ? j.summary.data_added ?? j.summary.data_added_packed ?? null : null), fmtBytes, true)));
   put(body, jobsTable(jobs, false));
 }
 

@@ -9,6 +9,28 @@ import { fleetStream } from './pages_dash.js';
 export const shortId = (id) => String(id).slice(0, 8);
 const FINAL = new Set(['succeeded', 'warning', 'failed', 'cancelled']);
 const MAX_LOG_LINES = 5000;
+// The log shown on a job page is kept in sessionStorage (one job, bounded), so
+// a reload shows it at once and the stream resumes with Last-Event-ID (the
+// line number) instead of replaying the whole log.
+const LOG_CACHE_KEY = 'rm_joblog';
+const LOG_CACHE_LINES = 2000;
+const LOG_CACHE_CHARS = 400000;
+
+function loadLogCache(id, job) {
+  try {
+    const c = JSON.parse(sessionStorage.getItem(LOG_CACHE_KEY) || 'null');
+    if (c && c.id === id && Array.isArray(c.lines) && Number.isInteger(c.last) && c.last > 0 &&
+        (job.log_lines === undefined || job.log_lines === null || c.last <= job.log_lines)) return c;
+  } catch { /* unreadable: start over */ }
+  return null;
+}
+
+function saveLogCache(c) {
+  let chars = 0, i = c.lines.length;
+  while (i > 0 && chars < LOG_CACHE_CHARS) chars += String(c.lines[--i].text || '').length + 40;
+  if (i > 0) { c.lines.splice(0, i); c.trimmed = true; }
+  try { sessionStorage.setItem(LOG_CACHE_KEY, JSON.stringify(c)); } catch { try { sessionStorage.removeItem(LOG_CACHE_KEY); } catch { /* ignore */ } }
+}
 
 export async function pageJobs(ctx) {
   const main = ctx.main;
@@ -50,6 +72,10 @@ export async function pageJob(ctx) {
   const filesEl = h('span', { text: '—' }), bytesEl = h('span', { text: '—' }), etaEl = h('span', { text: '—' });
   const currentEl = h('div', { class: 'current muted small mono' });
   const log = h('div', { class: 'log', role: 'log', 'aria-live': 'off', tabindex: 0, 'aria-label': 'Job log' });
+  const logNote = h('p', { class: 'muted small', hidden: true, text: 'Only the latest lines are shown here; download the log for all of it.' });
+  const cache = loadLogCache(id, job) || { id, last: 0, lines: [], trimmed: false };
+  let saveTimer = null;
+  const saveSoon = () => { if (!saveTimer) saveTimer = setTimeout(() => { saveTimer = null; saveLogCache(cache); }, 400); };
   const follow = h('input', { type: 'checkbox', checked: true });
   const summaryBox = h('div');
   const liveEl = h('span', { class: 'live' });
@@ -70,7 +96,7 @@ export async function pageJob(ctx) {
       h('div', { class: 'button-row' }, h('label', { class: 'check' }, follow, ' Follow'),
         h('a', { class: 'btn small', href: `/api/v1/jobs/${encodeURIComponent(id)}/log`, download: `job-${id}.log`, text: 'Download text' }),
         h('a', { class: 'btn small', href: `/api/v1/jobs/${encodeURIComponent(id)}/log?format=ndjson`, download: `job-${id}.ndjson`, text: 'Download NDJSON' }))),
-    log));
+    logNote, log));
 
   const drawMeta = () => {
     put(clear(metaBox), h('div', { class: 'card vitals' }, h('dl', { class: 'kv' },
@@ -131,18 +157,27 @@ export async function pageJob(ctx) {
     const cur = pick(p, 'current_files');
     currentEl.textContent = Array.isArray(cur) && cur.length ? 'Now: ' + cur.join(', ') : '';
   };
-  const appendLines = (lines) => {
+  const appendLines = (lines, fromCache) => {
     const frag = document.createDocumentFragment();
     for (const l of lines) {
-      const text = typeof l === 'string' ? l : l.text ?? l.line ?? '';
-      const st = typeof l === 'object' && l ? l.stream : null;
-      const t = typeof l === 'object' && l ? l.t || l.time : null;
-      put(frag, h('div', { class: ['line', st === 'stderr' ? 'stderr' : st === 'agent' ? 'agent' : null] },
+      const obj = typeof l === 'object' && l ? l : null;
+      const n = obj && Number.isInteger(obj.line) ? obj.line : null;
+      if (!fromCache && n !== null) {
+        if (n <= cache.last) continue; // already shown (resumed stream)
+        cache.last = n;
+        cache.lines.push({ line: n, t: obj.t || null, stream: obj.stream || null, text: obj.text ?? '' });
+        if (cache.lines.length > LOG_CACHE_LINES) { cache.lines.splice(0, cache.lines.length - LOG_CACHE_LINES); cache.trimmed = true; }
+      }
+      const text = obj ? obj.text ?? obj.line ?? '' : l;
+      const st = obj ? obj.stream : null;
+      const t = obj ? obj.t || obj.time : null;
+      put(frag, h('div', { class: ['line', st === 'stderr' ? 'stderr' : st === 'agent' ? 'agent' : null], 'data-line': n ?? undefined },
         t ? h('span', { class: 'ts', text: (fmtTime(t).split(' ')[1] || '') + ' ' }) : null, text));
     }
     put(log, frag);
-    while (log.childElementCount > MAX_LOG_LINES) log.firstElementChild.remove();
+    while (log.childElementCount > MAX_LOG_LINES) { log.firstElementChild.remove(); logNote.hidden = false; }
     if (follow.checked) log.scrollTop = log.scrollHeight;
+    if (!fromCache) saveSoon();
   };
   log.addEventListener('scroll', () => {
     const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
@@ -183,8 +218,14 @@ export async function pageJob(ctx) {
     liveEl.textContent = '';
     api.get(`/jobs/${encodeURIComponent(id)}`).then((j) => { Object.assign(job, j); drawStatus(); }).catch(() => {});
   }
-  s = stream(`/jobs/${encodeURIComponent(id)}/stream`, handlers);
-  return () => { if (s) s.close(); };
+  if (cache.lines.length) {
+    appendLines(cache.lines, true);
+    if (cache.lines[0].line > 1) logNote.hidden = false;
+  }
+  s = stream(`/jobs/${encodeURIComponent(id)}/stream`, handlers, cache.last || undefined);
+  const flush = () => { if (saveTimer) { clearTimeout(saveTimer); saveTimer = null; } saveLogCache(cache); };
+  window.addEventListener('pagehide', flush);
+  return () => { if (s) s.close(); flush(); window.removeEventListener('pagehide', flush); };
 }
 
 // ---------------------------------------------------------------------------
@@ -311,9 +352,9 @@ export async function pageRestore(ctx) {
       const url = host.repository && host.repository.url;
       const others = hs.filter((x) => String(x.id) !== String(hostId) && (!url || !x.repository || x.repository.url === url));
       put(clear(selEl), h('option', { value: '', text: others.length ? 'Choose a host' : 'No other host uses this repository' }),
-        others.map((x) => h('option', { value: x.id, text: `${hostName(x)} (${hostStatus(x)})`, selected: String(x.id) === String(st.otherHost) })));
+        others.map((x) => h('option', { value: x.id, 'data-name': hostName(x), text: `${hostName(x)} (${hostStatus(x)})`, selected: String(x.id) === String(st.otherHost) })));
       }).catch((e) => { put(clear(selEl), h('option', { value: '', text: 'cannot load hosts: ' + e.message })); });
-      selEl.addEventListener('change', () => { st.otherHost = selEl.value; });
+      selEl.addEventListener('change', () => { st.otherHost = selEl.value; st.otherHostName = selEl.value ? selEl.selectedOptions[0].dataset.name : ''; });
     } else {
       const c = h('input', { value: st.confirm, autocomplete: 'off', spellcheck: 'false' });
       c.addEventListener('input', () => { st.confirm = c.value; });
@@ -329,7 +370,7 @@ export async function pageRestore(ctx) {
 
   function drawConfirm() {
     const snap = snapById(st.snapshot);
-    const where = st.mode === 'inplace' ? 'in place, over the original files' : st.mode === 'other' ? `onto host #${st.otherHost}${st.target ? ' in ' + st.target : ''}` : st.target ? `into ${st.target}` : 'into a new directory under the restore root';
+    const where = st.mode === 'inplace' ? 'in place, over the original files' : st.mode === 'other' ? `onto host ${st.otherHostName || '#' + st.otherHost}${st.target ? ' in ' + st.target : ', in a new directory under its restore root'}` : st.target ? `into ${st.target}` : 'into a new directory under the restore root';
     const msg = h('div', { 'aria-live': 'assertive' });
     put(body, h('h2', { text: 'Review and start' }), h('dl', { class: 'kv' },
       h('dt', { text: 'Snapshot' }), h('dd', null, h('code', { text: snap ? snap.short_id || snap.id : st.snapshot }), snap ? ` (${fmtTime(snap.time)})` : ''),

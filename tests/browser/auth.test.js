@@ -2,11 +2,10 @@
 // narrow screens.  Needs only the server (no agent).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, ADMIN, launchBrowser, newPage, shot, uiLogin, unexpectedErrors as rawErrors, fleetApiMissing } from './harness.js';
+import { Server, ADMIN, launchBrowser, newPage, done, shot, uiLogin, fleetApiMissing } from './harness.js';
 
 let server, browser, allow = [];
 // Until the fleet API lands, the dashboard's calls to it are 404s in the console.
-const unexpectedErrors = (page, extra = []) => rawErrors(page, [...allow, ...extra]);
 before(async () => {
   server = await new Server().start();
   browser = await launchBrowser();
@@ -58,8 +57,7 @@ test('bootstrap through the setup page, then sign in', async () => {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
   // Failed API calls show in the console as resource errors; only the wrong password and the used link may.
-  assert.deepEqual(unexpectedErrors(page, [/status of 40[139]/]), []);
-  await page.context().close();
+  await done(page, [...allow, /status of 40[139]/]);
 });
 
 test('a reload keeps the session and a lost CSRF token is recovered', async () => {
@@ -86,8 +84,7 @@ test('a reload keeps the session and a lost CSRF token is recovered', async () =
   await page.getByText('No API tokens yet').waitFor();
   const r2 = await fetch(server.url + '/api/v1/auth/me', { headers: { Authorization: 'Bearer ' + token } });
   assert.equal(r2.status, 401);
-  assert.deepEqual(unexpectedErrors(page), []);
-  await page.context().close();
+  await done(page, allow);
 });
 
 test('admin manages users; a viewer sees no admin or write actions', async () => {
@@ -119,8 +116,7 @@ test('admin manages users; a viewer sees no admin or write actions', async () =>
   assert.equal(r.status(), 200);
   assert.match(await r.text(), /user\.login/);
   await shot(page, 'audit');
-  assert.deepEqual(unexpectedErrors(page), []);
-  await page.context().close();
+  await done(page, allow);
 
   const vpage = await newPage(browser, server);
   await uiLogin(vpage, 'vera', 'viewer password 1');
@@ -133,8 +129,7 @@ test('admin manages users; a viewer sees no admin or write actions', async () =>
   await vpage.getByText('This page needs the admin role').waitFor();
   await vpage.goto('/#/hosts/new');
   await vpage.getByText('This page needs the operator role').waitFor();
-  assert.deepEqual(unexpectedErrors(vpage), []);
-  await vpage.context().close();
+  await done(vpage, allow);
 });
 
 test('keyboard only: sign in, move through the navigation, confirm dialogs with Escape', async () => {
@@ -169,8 +164,7 @@ test('keyboard only: sign in, move through the navigation, confirm dialogs with 
   const unlabelled = await page.evaluate(() => [...document.querySelectorAll('main input, main select, main textarea')]
     .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map((el) => el.outerHTML));
   assert.deepEqual(unlabelled, []);
-  assert.deepEqual(unexpectedErrors(page), []);
-  await page.context().close();
+  await done(page, allow);
 });
 
 test('strict CSP headers on the UI and a usable 360 px layout in dark mode', async () => {
@@ -186,7 +180,6 @@ test('strict CSP headers on the UI and a usable 360 px layout in dark mode', asy
   await page.goto('/#/account');
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
   await shot(page, 'account-360-dark');
-  assert.deepEqual(unexpectedErrors(page), []);
-  await page.context().close();
+  await done(page, allow);
 });
 

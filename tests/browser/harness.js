@@ -126,15 +126,31 @@ export async function launchBrowser() {
   });
 }
 
-/** A new page that records console errors, page errors and CSP violations. */
-export async function newPage(browser, server, { width = 1280, height = 860, colorScheme = 'light' } = {}) {
-  const context = await browser.newContext({ baseURL: server.url, viewport: { width, height }, colorScheme });
+/** A new page that records console errors, page errors and CSP violations
+ *  (page.errors).  Close it with done(page), which fails on any of them. */
+export async function newPage(browser, server, { width = 1280, height = 860, colorScheme = 'light', permissions } = {}) {
+  const context = await browser.newContext({ baseURL: server.url, viewport: { width, height }, colorScheme, permissions });
+  // Chromium reports CSP violations on the console too; the event makes sure
+  // none goes unnoticed (e.g. one inside a worker or an ignored report).
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
+    });
+  });
   const page = await context.newPage();
   page.errors = [];
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push('console: ' + m.text()); });
   page.on('pageerror', (e) => page.errors.push('pageerror: ' + e.message));
   page.setDefaultTimeout(20000);
   return page;
+}
+
+/** Close the page's context; throws when the page logged a console error, a
+ *  page error or a CSP violation not matched by allow (regexps). */
+export async function done(page, allow = []) {
+  const errs = unexpectedErrors(page, allow);
+  await page.context().close();
+  if (errs.length) throw new Error('unexpected browser errors:\n' + errs.join('\n'));
 }
 
 /** Console errors, minus the expected 401 of the session probe on the login page. */

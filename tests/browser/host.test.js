@@ -1,0 +1,344 @@
+// host.test.js — the host page's Repository and Jobs tabs, restoring onto
+// another host, and a sweep of every page at 360 px, in dark mode and from
+// the keyboard.  Real server, two real agents sharing one restic repository.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Server, Agent, ADMIN, AGENT_BIN, RESTIC, launchBrowser, newPage, done, shot, uiLogin, bootstrapAdmin, restic, waitFor, unlabelledControls } from './harness.js';
+
+const REPO_PASSWORD = 'repo password for host tests';
+const FINAL = ['succeeded', 'warning', 'failed', 'cancelled'];
+let server, browser, admin, work, repo, data;
+const agents = [];
+const hosts = {};
+
+async function enrol(name) {
+  const tok = await admin.post('/api/v1/enrollment-tokens', { hostname: name, repository: { url: repo, password: REPO_PASSWORD }, paths: [data] });
+  assert.equal(tok.status, 201, tok.text);
+  const agent = new Agent(server);
+  agents.push(agent);
+  await agent.enroll(tok.json.token);
+  agent.start();
+  const host = await waitFor(async () => {
+    const r = await admin.get('/api/v1/hosts');
+    return r.json.items.find((x) => x.name === name && x.status === 'online' && x.polling);
+  }, { timeout: 30000, what: `host ${name} online` });
+  return host;
+}
+
+async function finished(jobId) {
+  return waitFor(async () => {
+    const r = await admin.get(`/api/v1/jobs/${jobId}`);
+    return FINAL.includes(r.json.status) ? r.json : null;
+  }, { timeout: 90000, what: `job ${jobId}` });
+}
+
+async function runJob(hostId, body) {
+  const r = await admin.post(`/api/v1/hosts/${hostId}/jobs`, body);
+  assert.equal(r.status, 201, r.text);
+  return finished(r.json.id);
+}
+
+/** The job id of the job page the browser is on. */
+const jobIdOf = (page) => new URL(page.url()).hash.split('/').pop();
+
+before(async () => {
+  server = await new Server().start();
+  admin = await bootstrapAdmin(server);
+  browser = await launchBrowser();
+  work = fs.mkdtempSync(path.join(server.tmp, 'work-'));
+  repo = path.join(work, 'repo');
+  data = path.join(work, 'data');
+  fs.mkdirSync(path.join(data, 'etc'), { recursive: true });
+  fs.writeFileSync(path.join(data, 'etc', 'a.conf'), 'alpha config\n');
+  fs.writeFileSync(path.join(data, 'etc', 'b.conf'), crypto.randomBytes(4096));
+  fs.writeFileSync(path.join(data, 'readme.txt'), 'read me\n');
+  await restic(['init', '--repo', repo], { RESTIC_PASSWORD: REPO_PASSWORD });
+  if (!fs.existsSync(AGENT_BIN)) return;
+  // restic names the machine in its locks; a host with that name sees a
+  // lock left by a killed restic as its own (held_by_this_host).
+  const machine = os.hostname();
+  hosts.alpha = await enrol(/^[A-Za-z0-9._-]{1,253}$/.test(machine) ? machine : 'alpha');
+  hosts.beta = await enrol('beta-02');
+  for (let i = 0; i < 2; i++) {
+    if (i) fs.writeFileSync(path.join(data, 'readme.txt'), 'read me again\n');
+    const j = await runJob(hosts.alpha.id, { kind: 'backup', group: 'default' });
+    assert.equal(j.status, 'succeeded', JSON.stringify(j));
+  }
+});
+
+after(async () => {
+  for (const a of agents) { await a.stop(); a.cleanup(); }
+  if (browser) await browser.close();
+  if (server) { await server.stop(); server.cleanup(); }
+});
+
+test('repository tab: health, editable maintenance cadences, a stale lock with its holder removed by unlock', async (t) => {
+  if (!hosts.alpha) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const id = hosts.alpha.id;
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto(`/#/hosts/${id}/repo`);
+  const health = page.locator('.repo-health .badge');
+  await health.getByText('never checked').waitFor();
+  await page.getByText('No locks', { exact: true }).waitFor();
+
+  // Cadences: edited, validated, saved and shown again after a reload.
+  const prune = page.getByLabel('Prune unreferenced data: every (hours)');
+  assert.equal(await prune.inputValue(), '168');
+  await prune.fill('0');
+  await page.getByRole('button', { name: 'Save maintenance settings' }).click();
+  await page.getByText('whole number of hours from 1 to 8760').waitFor();
+  await prune.fill('72');
+  await page.getByLabel('Forget old snapshots: automatically').uncheck();
+  await page.getByLabel('Read data subset (empty = metadata only)').fill('5%');
+  await page.getByRole('button', { name: 'Save maintenance settings' }).click();
+  await page.getByText('Maintenance settings saved').waitFor();
+  const m = (await admin.get(`/api/v1/hosts/${id}/maintenance`)).json;
+  assert.equal(m.prune.every_hours, 72);
+  assert.equal(m.forget.enabled, false);
+  assert.equal(m.check.read_data_subset, '5%');
+  await page.reload();
+  await page.getByLabel('Prune unreferenced data: every (hours)').waitFor();
+  assert.equal(await page.getByLabel('Prune unreferenced data: every (hours)').inputValue(), '72');
+  assert.equal(await page.getByLabel('Forget old snapshots: automatically').isChecked(), false);
+  assert.deepEqual(await unlabelledControls(page), []);
+
+  // An integrity check from the Run-now row turns the health green.
+  await page.getByRole('button', { name: 'Check integrity' }).click();
+  await page.waitForURL(/#\/jobs\//);
+  await page.locator('.page-head .badge', { hasText: 'succeeded' }).waitFor({ timeout: 60000 });
+  await page.goto(`/#/hosts/${id}/repo`);
+  await health.getByText('healthy').waitFor();
+  await page.locator('.kv dd', { hasText: 'passed' }).waitFor();
+
+  // A restic killed mid-backup leaves a stale lock; the next prune fails on it.
+  const big = path.join(work, 'big.bin');
+  fs.writeFileSync(big, crypto.randomBytes(6 * 1024 * 1024));
+  const p = spawn(RESTIC, ['backup', '--limit-upload', '300', big], {
+    env: { ...process.env, RESTIC_REPOSITORY: repo, RESTIC_PASSWORD: REPO_PASSWORD, RESTIC_CACHE_DIR: path.join(work, 'cache') }, stdio: 'ignore' });
+  const lockdir = path.join(repo, 'locks');
+  await waitFor(() => fs.readdirSync(lockdir).some((f) => !f.includes('-tmp-')), { timeout: 60000, what: "restic's lock" });
+  const gone = new Promise((r) => p.once('exit', r));
+  p.kill('SIGKILL');
+  await gone;
+  await page.getByRole('button', { name: 'Prune', exact: true }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Prune' }).click();
+  await page.waitForURL(/#\/jobs\//);
+  await page.locator('.page-head .badge', { hasText: 'failed' }).waitFor({ timeout: 60000 });
+  await waitFor(async () => (await admin.get(`/api/v1/hosts/${id}/maintenance`)).json.locks.length, { timeout: 30000, what: 'the lock in the repository health' });
+  await page.goto(`/#/hosts/${id}/repo`);
+  const row = page.locator('table.locks tbody tr');
+  await row.first().waitFor();
+  assert.equal(await row.locator('td[data-label="PID"]').textContent(), String(p.pid));
+  assert.match(await row.locator('td[data-label="Held by"]').textContent(), new RegExp(`@${os.hostname()}$`));
+  assert.equal(await row.locator('td[data-label="Lock"]').textContent(), 'shared', "a backup's lock is shared");
+  if (hosts.alpha.name === os.hostname()) {
+    await row.getByText('stale — no job is running').waitFor();
+    await health.getByText('stale lock').waitFor();
+  }
+  await shot(page, 'host-repo-locks');
+  // Removing all locks needs the host name typed; cancelling does nothing.
+  await page.getByRole('button', { name: 'Remove all locks…' }).click();
+  assert.ok(await page.getByRole('dialog').getByRole('button', { name: 'Remove all locks' }).isDisabled());
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: 'Remove stale locks' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Remove stale locks' }).click();
+  await page.waitForURL(/#\/jobs\//);
+  await page.locator('.page-head .badge', { hasText: 'succeeded' }).waitFor({ timeout: 60000 });
+  const unlock = (await admin.get(`/api/v1/jobs/${jobIdOf(page)}`)).json;
+  assert.equal(unlock.kind, 'unlock');
+  await page.goto(`/#/hosts/${id}/repo`);
+  await page.getByText('No locks', { exact: true }).waitFor();
+  await done(page);
+});
+
+test('jobs tab: duration and data-added charts in plain SVG', async (t) => {
+  if (!hosts.alpha) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const id = hosts.alpha.id;
+  const backups = (await admin.get(`/api/v1/jobs?host=${id}&kind=backup`)).json.items.filter((j) => FINAL.includes(j.status));
+  assert.ok(backups.length >= 2);
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto(`/#/hosts/${id}/jobs`);
+  const charts = page.locator('figure.chart');
+  await charts.first().waitFor();
+  assert.equal(await charts.count(), 2);
+  const duration = charts.nth(0), added = charts.nth(1);
+  assert.match(await duration.locator('figcaption').textContent(), /^Backup duration/);
+  assert.match(await added.locator('figcaption').textContent(), /^Data added/);
+  for (const c of [duration, added]) {
+    assert.equal(await c.locator('svg.chart-svg rect.bar').count(), backups.length);
+    assert.match(await c.locator('svg').getAttribute('aria-label'), new RegExp(`of the last ${backups.length} backups`));
+  }
+  // The first backup added the most data: its bar is the tallest, and its
+  // tooltip names the amount.
+  const heights = await added.locator('rect.bar').evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('height'))));
+  assert.equal(Math.max(...heights), heights[0]);
+  assert.match(await added.locator('rect.bar title').first().textContent(), /\d{4}-\d\d-\d\d \d\d:\d\d: [\d.]+ (B|KiB|MiB)/);
+  // No chart library, nothing inline: every element is SVG with attributes.
+  assert.equal(await page.locator('svg [style]').count(), 0);
+  await shot(page, 'host-jobs-charts');
+  await done(page);
+});
+
+test('restore wizard: two files onto another host that uses the same repository', async (t) => {
+  if (!hosts.beta) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto(`/#/hosts/${hosts.alpha.id}/restore`);
+  await page.getByRole('heading', { name: 'Choose a snapshot' }).waitFor();
+  await page.getByRole('radio').first().check();
+  await page.getByRole('button', { name: 'Next: choose files →' }).click();
+  await page.getByRole('heading', { name: /Choose files from/ }).waitFor();
+  let prefix = '';
+  for (const part of data.split('/').filter(Boolean)) {
+    prefix += '/' + part;
+    await page.getByRole('button', { name: `Open ${prefix}`, exact: true }).click();
+  }
+  await page.getByRole('button', { name: `Open ${data}/etc`, exact: true }).click();
+  await page.getByRole('checkbox', { name: `Select ${data}/etc/b.conf` }).check();
+  await page.getByRole('checkbox', { name: `Select ${data}/readme.txt` }).check();
+  await page.getByText('2 selected').waitFor();
+  await page.getByRole('button', { name: 'Next: choose target →' }).click();
+  await page.getByRole('radio', { name: /Another host/ }).check();
+  const dest = page.getByLabel('Destination host');
+  await dest.locator('option', { hasText: 'beta-02' }).waitFor({ state: 'attached' });
+  // Only hosts of the same repository are offered, never the source host.
+  assert.equal(await dest.locator('option', { hasText: hosts.alpha.name }).count(), 0);
+  await page.getByRole('button', { name: 'Next: review →' }).click();
+  await page.getByText('Choose the destination host').waitFor();
+  await dest.selectOption({ label: 'beta-02 (online)' });
+  const target = path.join(work, 'on-beta');
+  await page.getByLabel('Target directory on that host (optional)').fill(target);
+  assert.deepEqual(await unlabelledControls(page), []);
+  await shot(page, 'restore-target');
+  await page.getByRole('button', { name: 'Next: review →' }).click();
+  await page.getByRole('heading', { name: 'Review and start' }).waitFor();
+  await page.getByText(`onto host beta-02 in ${target}`).waitFor();
+  await shot(page, 'restore-confirm');
+  await page.getByRole('button', { name: 'Start restore' }).click();
+  await page.waitForURL(/#\/jobs\//);
+  await page.locator('.page-head .badge', { hasText: /succeeded|warning/ }).waitFor({ timeout: 90000 });
+  // The job ran on beta (its crumb names it) and wrote exactly the two files.
+  await page.locator('.crumbs a', { hasText: 'beta-02' }).waitFor();
+  const job = (await admin.get(`/api/v1/jobs/${jobIdOf(page)}`)).json;
+  assert.equal(job.host_id, hosts.beta.id);
+  assert.deepEqual(fs.readFileSync(path.join(target, data, 'etc', 'b.conf')), fs.readFileSync(path.join(data, 'etc', 'b.conf')));
+  assert.equal(fs.readFileSync(path.join(target, data, 'readme.txt'), 'utf8'), 'read me again\n');
+  assert.ok(!fs.existsSync(path.join(target, data, 'etc', 'a.conf')), 'only the chosen files were restored');
+  await shot(page, 'job-restore');
+  await done(page);
+});
+
+test('a finished job page reloads from its cached log and resumes after the last line', async (t) => {
+  if (!hosts.alpha) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const j = (await admin.get(`/api/v1/jobs?host=${hosts.alpha.id}&kind=backup`)).json.items.find((x) => x.status === 'succeeded');
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  const streams = [];
+  page.on('request', (rq) => { if (rq.url().includes('/stream')) streams.push(new URL(rq.url()).searchParams.get('last_event_id')); });
+  await page.goto(`/#/jobs/${j.id}`);
+  await page.locator('.log .line').first().waitFor();
+  const lines = () => page.locator('.log .line').evaluateAll((els) => els.map((e) => Number(e.dataset.line)));
+  const all = Array.from({ length: j.log_lines }, (_, i) => i + 1);
+  await waitFor(async () => (await lines()).length === j.log_lines, { what: 'the whole log' });
+  assert.deepEqual(await lines(), all);
+  assert.equal(streams[0], null, 'first visit replays from the start');
+  await page.reload();
+  await page.locator('.log .line').first().waitFor();
+  await waitFor(() => streams.length >= 2, { what: 'the resumed stream' });
+  assert.equal(streams[1], String(j.log_lines), 'resumed after the last line seen');
+  await page.locator('.page-head .badge', { hasText: 'succeeded' }).waitFor();
+  assert.deepEqual(await lines(), all, 'no line lost or shown twice');
+  await done(page);
+});
+
+test('every page: no horizontal scroll at 360 px, labelled controls, dark theme, visible focus, cached versioned assets', async (t) => {
+  if (!hosts.alpha) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const id = hosts.alpha.id;
+  const job = (await admin.get(`/api/v1/jobs?host=${id}&kind=backup`)).json.items[0];
+  const page = await newPage(browser, server, { width: 360, height: 740 });
+  const assets = new Map();
+  page.on('response', (r) => { if (new URL(r.url()).pathname.startsWith('/assets/')) assets.set(r.url(), r.headers()); });
+  await page.goto('/#/login');
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  const check = async (what) => {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${what}: ${overflow}px wider than the 360 px viewport`);
+    assert.deepEqual(await unlabelledControls(page), [], `${what}: every control has a label`);
+  };
+  await check('login');
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  const pages = [
+    ['/#/', 'Dashboard'], ['/#/hosts/new', 'Add a host'], ['/#/jobs', 'Jobs'], [`/#/jobs/${job.id}`, 'Log'],
+    ['/#/audit', 'Audit trail'], ['/#/users', 'Users'], ['/#/account', 'Your account'],
+    ...['snapshots', 'sources', 'schedules', 'repo', 'jobs', 'settings'].map((tab) => [`/#/hosts/${id}/${tab}`, null]),
+    [`/#/hosts/${id}/restore`, 'Choose a snapshot'],
+  ];
+  for (const [url, heading] of pages) {
+    await page.goto(url);
+    if (heading) await page.getByRole('heading', { name: heading, exact: true }).first().waitFor();
+    else await page.locator('.tab-body h2').first().waitFor();
+    await page.locator('.loading').first().waitFor({ state: 'detached' }).catch(() => {});
+    await check(url);
+  }
+  // The wizard's later steps too.
+  await page.getByRole('radio').first().check();
+  await page.getByRole('button', { name: 'Next: choose files →' }).click();
+  await page.locator('.tree button.twisty').first().waitFor();
+  await check('restore: files');
+  await page.getByRole('button', { name: 'Next: choose target →' }).click();
+  await page.getByRole('radio', { name: /In place/ }).check();
+  await check('restore: target');
+  await shot(page, 'restore-target-360');
+  await page.goto(`/#/jobs/${job.id}`);
+  await page.getByRole('heading', { name: 'Log' }).waitFor();
+  await shot(page, 'job-360');
+
+  // Light and dark follow the system colour scheme.
+  const bg = () => page.evaluate(() => {
+    const m = getComputedStyle(document.body).backgroundColor.match(/\d+/g).map(Number);
+    return (0.2126 * m[0] + 0.7152 * m[1] + 0.0722 * m[2]) / 255;
+  });
+  await page.emulateMedia({ colorScheme: 'light' });
+  assert.ok(await bg() > 0.8, 'light background in the light scheme');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.ok(await bg() < 0.2, 'dark background in the dark scheme');
+  await shot(page, 'job-360-dark');
+
+  // Keyboard focus is visible: a 2 px+ outline on every focused control.
+  await page.setViewportSize({ width: 1280, height: 860 });
+  await page.goto(`/#/hosts/${id}/repo`);
+  await page.getByRole('button', { name: 'Save maintenance settings' }).waitFor();
+  const seen = new Set();
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press('Tab');
+    const f = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return null;
+      const cs = getComputedStyle(el);
+      return { tag: el.tagName, text: (el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 40), style: cs.outlineStyle, width: parseFloat(cs.outlineWidth) };
+    });
+    if (!f) continue;
+    seen.add(f.tag);
+    assert.ok(f.style !== 'none' && f.width >= 2, `focus on ${f.tag} “${f.text}” is not visible (${f.style} ${f.width}px)`);
+  }
+  assert.ok(seen.has('A') && seen.has('INPUT'), `focus reached links and inputs (${[...seen]})`);
+
+  // Versioned assets are cached for a year and revalidate by ETag.
+  assert.ok(assets.size >= 5, 'assets loaded');
+  for (const [url, hd] of assets) {
+    assert.match(url, /\/assets\/[0-9a-f]{8,}\//, `${url} is versioned`);
+    assert.match(hd['cache-control'] || '', /max-age=31536000.*immutable/, `${url} long cache`);
+    assert.match(hd.etag || '', /^"[0-9a-f]+"$/, `${url} ETag`);
+  }
+  const [u, hd] = [...assets][0];
+  const again = await fetch(u, { headers: { 'If-None-Match': hd.etag } });
+  assert.equal(again.status, 304);
+  await done(page);
+});
