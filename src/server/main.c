@@ -108,15 +108,13 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 	struct server *srv = arg;
 	(void)sig;
 	(void)what;
-	/* Logs go to stderr (the supervisor owns rotation).  Re-apply the log
-	 * settings from the environment so a level change takes effect. */
-	const char *lvl = getenv("RM_LOG_LEVEL");
-	enum log_level l = srv->cfg.log_level;
-	if (lvl && log_parse_level(lvl, &l) == 0)
-		srv->cfg.log_level = l;
-	log_init(srv->cfg.log_level, srv->cfg.log_format, "restic-manager-server");
+	/* The one file the server keeps open for appending is the audit trail's
+	 * month file: reopening it lets an operator move (archive) it while the
+	 * server runs; the chain continues in a fresh file (audit.c).  Logs go to
+	 * stderr, whose rotation belongs to the supervisor (journald, docker), so
+	 * there is nothing else to reopen. */
 	audit_reopen(srv->audit);
-	log_info("SIGHUP: reopened logs and the audit file");
+	log_info("SIGHUP: reopened the audit file");
 }
 
 static int listen_http(struct server *srv)

@@ -299,7 +299,7 @@ def test_sighup_reopens_the_audit_file(admin, server):
     moved = path + ".archived"
     os.rename(path, moved)
     server.proc.send_signal(__import__("signal").SIGHUP)
-    wait_for(lambda: "reopened logs and the audit file" in server.log_text(), what="SIGHUP handled")
+    wait_for(lambda: "SIGHUP: reopened the audit file" in server.log_text(), what="SIGHUP handled")
     assert admin.login(ADMIN_USER, ADMIN_PASSWORD).status_code == 200
     # the new record went to a fresh file under the month's name, not into the moved one
     wait_for(lambda: os.path.exists(path), what="audit file recreated")
