@@ -74,3 +74,32 @@ def test_ci_workflow():
     m = re.search(r"timeout-minutes:\s*(\d+)", w)
     assert m and int(m.group(1)) <= 90
     assert "/var/cache/restic-manager/deps" in w
+
+
+def test_readme_covers_the_release_paths():
+    """README (issue 4): the docker run snippet of DESIGN.md §9, compose, Caddy and
+    nginx reverse-proxy examples with the timeouts long-polls (AGENTD_MAX_WAIT) and SSE
+    need, the source build, RM_BUNDLED_ASSETS_DIR and overriding a bundled agent;
+    the configuration reference documents RM_BUNDLED_ASSETS_DIR and its lookup."""
+    r = read("README.md")
+    assert re.search(r"docker run .*-v rm-data:/var/lib/restic-manager -p 127\.0\.0\.1:8080:8080", r.replace("\\\n", " ")
+                     .replace("\n      ", " ")), "docker run snippet"
+    assert re.search(r":vX\.Y\.Z", r) and "no `latest`" in r
+    assert "docker compose -f deploy/docker-compose.yml" in r
+    caddy = r[r.index("Caddy:"):r.index("nginx:")]
+    assert "reverse_proxy 127.0.0.1:8080" in caddy and "flush_interval -1" in caddy
+    m = re.search(r"read_timeout (\d+)(s|m|h)", caddy)
+    assert m and int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)] >= 3600  # SSE streams
+    nginx = r[r.index("nginx:"):]
+    nginx = nginx[:nginx.index("\n    }\n", nginx.index("server {"))]
+    max_wait = int(re.search(r"#define AGENTD_MAX_WAIT\s+(\d+)", read("src/server/agentd.h")).group(1))
+    timeouts = [int(x) for x in re.findall(r"proxy_read_timeout (\d+)s", nginx)]
+    assert timeouts and min(timeouts) > max_wait, f"nginx must wait longer than a long-poll ({max_wait} s)"
+    assert "proxy_buffering off" in nginx and "proxy_read_timeout 1h" in nginx  # SSE
+    assert "proxy_http_version 1.1" in nginx and "X-Forwarded-For" in nginx
+    assert "RM_TRUSTED_PROXY" in r
+    assert "make build" in r and "make dist" in r and "make agents" in r
+    assert "RM_BUNDLED_ASSETS_DIR" in r and "agent-binaries/" in r  # operator override
+    conf = read("docs/configuration.md")
+    assert "`RM_BUNDLED_ASSETS_DIR`" in conf and "/opt/restic-manager/dist" in conf
+    assert "$RM_DATA_DIR/agent-binaries/" in conf and "$RM_BUNDLED_ASSETS_DIR/agent-binaries/" in conf
