@@ -6,7 +6,7 @@
 # Prints one "name: N passed, N failed" line per suite and, last, the total.
 # Exit status is non-zero if anything failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 PY=/usr/bin/python3
 JOBS=${JOBS:-$(nproc)}
 total_pass=0

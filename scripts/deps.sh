@@ -32,7 +32,7 @@ done
 # musl-dev:arm64 (static arm64 agent/server) needs the arm64 architecture.
 case " $missing " in *":arm64 "*)
 	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-		[ "$(id -u)" -eq 0 ] && dpkg --add-architecture arm64 || sudo dpkg --add-architecture arm64
+		if [ "$(id -u)" -eq 0 ]; then dpkg --add-architecture arm64; else sudo dpkg --add-architecture arm64; fi
 	fi ;;
 esac
 

@@ -59,7 +59,7 @@ version=$(for f in $list; do printf '%s %s\n' "$f" "$(sha256sum < "$src/$f" | cu
 			file="$tmpdir/a$i"
 			;;
 		esac
-		echo "static const unsigned char a$i[] = {"
+		echo "static const unsigned char a${i}[] = {"
 		od -An -v -tx1 "$file" | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'
 		echo "0};"
 		i=$((i + 1))

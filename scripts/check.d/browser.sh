@@ -4,7 +4,7 @@
 # agent where a scenario needs one).  Screenshots go to build/screenshots/.
 # Last line: "N passed, N failed" (node's runner prints "# pass N"/"# fail N").
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 extra=chromium
 command -v node >/dev/null 2>&1 || extra="$extra nodejs npm"
 if ! RM_EXTRA_PKGS="$extra" sh scripts/deps.sh test; then

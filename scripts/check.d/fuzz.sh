@@ -8,7 +8,7 @@
 #     fuzz for that long (new inputs go to build/fuzz/new-<name>/, not the corpus).
 # Ends with "N passed, N failed" (one count per harness and step).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 FUZZ_SECONDS=${FUZZ_SECONDS:-0}
 out=build/fuzz
 mkdir -p "$out"

@@ -103,3 +103,34 @@ def test_readme_covers_the_release_paths():
     conf = read("docs/configuration.md")
     assert "`RM_BUNDLED_ASSETS_DIR`" in conf and "/opt/restic-manager/dist" in conf
     assert "$RM_DATA_DIR/agent-binaries/" in conf and "$RM_BUNDLED_ASSETS_DIR/agent-binaries/" in conf
+
+
+def shell_scripts():
+    """Every committed-or-not shell script: by shebang, outside build outputs."""
+    out = []
+    for top in ("scripts", "deploy", ".ci", "tests", "bench"):
+        for dp, dns, fns in os.walk(os.path.join(ROOT, top)):
+            dns[:] = [d for d in dns if d not in ("node_modules", "corpus", "__pycache__")]
+            for n in fns:
+                p = os.path.join(dp, n)
+                try:
+                    with open(p, "rb") as f:
+                        first = f.readline()
+                except OSError:
+                    continue
+                if re.match(rb"#!\s*(/usr/bin/env\s+)?(/bin/)?(ba|da)?sh\b", first):
+                    out.append(p)
+    return sorted(out)
+
+
+def test_every_shell_script_is_shellcheck_clean():
+    """shellcheck (installed by scripts/deps.sh test) over all shell scripts, not
+    only install.sh: no warnings, no infos."""
+    import shutil
+    import subprocess
+    assert shutil.which("shellcheck"), "shellcheck missing: scripts/deps.sh test installs it"
+    scripts = shell_scripts()
+    names = {os.path.relpath(p, ROOT) for p in scripts}
+    assert {"deploy/install/install.sh", "scripts/release-tags.sh", "scripts/deps.sh", ".ci/run"} <= names
+    r = subprocess.run(["shellcheck", "-x"] + scripts, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stdout[-4000:]
