@@ -36,6 +36,7 @@
 #define POLL_WAIT_S 30
 #define EVENTS_MAX_BATCH 1000
 #define EVENTS_MAX_BYTES (4u * 1024 * 1024 - 64 * 1024)
+#define HELLO_MAX_QUEUED 1000 /* job ids listed in hello at most (the server's cap) */
 
 /* SYNC: events spooled before this connection are delivered before hello,
  * so the server learns how a job ended (e.g. while it was down and the
@@ -234,6 +235,9 @@ static void on_fatal_status(struct agent *a, struct http_req *r, const char *wha
 	disconnect(a, what, why);
 }
 
+static bool is_job_id(const char *s);
+static const char *cmd_str(json_t *c, const char *k);
+
 static void start_hello(struct agent *a)
 {
 	char url[2300];
@@ -248,6 +252,19 @@ static void start_hello(struct agent *a)
 			 a->job && a->st.running_job_id[0] ? json_string(a->st.running_job_id) : json_null(),
 			 "last_command_seq", (json_int_t)a->st.last_command_seq, "timezone",
 			 schedule_timezone(a->sched));
+	/* The jobs this agent still holds: the server fails the acknowledged
+	 * ones missing here (lost before they started).  A longer queue is not
+	 * listed: the server then assumes nothing. */
+	if (body && json_array_size(a->queue) <= HELLO_MAX_QUEUED) {
+		json_t *ids = json_array(), *c;
+		size_t i;
+		json_array_foreach (a->queue, i, c) {
+			const char *id = cmd_str(c, "job_id");
+			if (id && is_job_id(id))
+				json_array_append_new(ids, json_string(id));
+		}
+		json_object_set_new(body, "queued_job_ids", ids);
+	}
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	url_for(a, url, sizeof(url), "/api/agent/v1/hello");

@@ -303,10 +303,37 @@ void api_agent_enroll(struct http_ctx *c)
 
 /* ---- hello ---- */
 
+/* hello's queued_job_ids: an array of at most AGENT_HELLO_MAX_QUEUED job ids. */
+static bool queued_ids_valid(json_t *a)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a) || json_array_size(a) > AGENT_HELLO_MAX_QUEUED)
+		return false;
+	json_array_foreach (a, i, v) {
+		if (!json_is_string(v) || !jobs_id_is_valid(json_string_value(v)))
+			return false;
+	}
+	return true;
+}
+
+static bool queued_ids_has(json_t *a, const char *id)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (a, i, v) {
+		if (!strcmp(json_string_value(v), id))
+			return true;
+	}
+	return false;
+}
+
 void api_agent_hello(struct http_ctx *c)
 {
 	struct server *srv = c->srv;
-	json_t *body = http_body_object(c), *config = NULL, *rj, *out;
+	json_t *body = http_body_object(c), *config = NULL, *rj, *out, *queued;
 	struct store_host h;
 	const char *running = NULL;
 	char(*ids)[STORE_JOB_ID_LEN + 1] = NULL;
@@ -328,6 +355,12 @@ void api_agent_hello(struct http_ctx *c)
 	}
 	if (http_json_int(c, body, "last_command_seq", 0, INT64_MAX, false, 0, &last_cmd) < 0)
 		return;
+	queued = json_object_get(body, "queued_job_ids");
+	if (queued && !queued_ids_valid(queued)) {
+		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+		                 "field 'queued_job_ids' must be an array of at most %d job ids", AGENT_HELLO_MAX_QUEUED);
+		return;
+	}
 	r = store_host_update_hello(srv->store, c->host_id, fact(body, "os", 63), fact(body, "arch", 31),
 	                            fact(body, "agent_version", 63), fact(body, "restic_version", 63),
 	                            agent_protocol(c), util_now());
@@ -347,6 +380,18 @@ void api_agent_hello(struct http_ctx *c)
 				continue;
 			jobs_fail(srv, ids[i], STORE_JOB_ERR_AGENT_RESTARTED);
 			store_host_clear_running(srv->store, c->host_id, ids[i]);
+		}
+		free(ids);
+	}
+	/* Jobs whose run command the agent acknowledged (so it is gone from the
+	 * command queue and will not be delivered again) but that the agent no
+	 * longer holds: lost before they started.  Only agents that list their
+	 * queue can tell; see docs/protocol.md. */
+	if (queued && store_job_delivered_queued_ids(srv->store, c->host_id, &ids, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if ((running && !strcmp(running, ids[i])) || queued_ids_has(queued, ids[i]))
+				continue;
+			jobs_fail(srv, ids[i], STORE_JOB_ERR_AGENT_LOST);
 		}
 		free(ids);
 	}

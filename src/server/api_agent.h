@@ -19,6 +19,8 @@ struct server;
 /* Log lines stored per events request at most (the rest is acked later). */
 #define AGENT_BATCH_LINE_BUDGET 20000
 #define AGENT_PROTOCOL_HEADER   "X-RM-Protocol"
+/* Job ids in hello's queued_job_ids at most (35 bytes each in a 64 KiB body). */
+#define AGENT_HELLO_MAX_QUEUED 1000
 
 void api_agent_enroll(struct http_ctx *c);
 void api_agent_hello(struct http_ctx *c);

@@ -231,7 +231,8 @@ int store_job_finish(struct store *st, const char *id, const char *status, bool 
 	sqlite3_stmt *s = store_stmt(st, "UPDATE jobs SET status = ?, exit_code = ?, summary = ?, error = ?, "
 	                                 "finished_at = ?, started_at = coalesce(started_at, ?5) "
 	                                 "WHERE id = ? AND (status IN ('queued','running') OR "
-	                                 "(status = 'failed' AND error = '" STORE_JOB_ERR_AGENT_RESTARTED "'))");
+	                                 "(status = 'failed' AND error IN ('" STORE_JOB_ERR_AGENT_RESTARTED "', '"
+	                                 STORE_JOB_ERR_AGENT_LOST "')))");
 	if (!s)
 		return -EIO;
 	store_bind_text(s, 1, status);
@@ -263,6 +264,34 @@ int store_job_running_ids(struct store *st, int64_t host_id, char (**ids)[STORE_
 	while (cnt < 64 && (rc = sqlite3_step(s)) == SQLITE_ROW)
 		col_copy(s, 0, v[cnt++], sizeof(v[0]));
 	sqlite3_reset(s);
+	*ids = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_job_delivered_queued_ids(struct store *st, int64_t host_id, char (**ids)[STORE_JOB_ID_LEN + 1], size_t *n)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT id FROM jobs j WHERE host_id = ?1 AND status = 'queued' AND NOT EXISTS "
+	                                 "(SELECT 1 FROM commands c WHERE c.host_id = ?1 AND c.job_id = j.id "
+	                                 "AND c.type = 'run') ORDER BY rid LIMIT 256");
+	char(*v)[STORE_JOB_ID_LEN + 1] = calloc(256, sizeof(*v));
+	size_t cnt = 0;
+	int rc = SQLITE_DONE;
+
+	*ids = NULL;
+	*n = 0;
+	if (!s || !v) {
+		free(v);
+		return s ? -ENOMEM : -EIO;
+	}
+	sqlite3_bind_int64(s, 1, host_id);
+	while (cnt < 256 && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		col_copy(s, 0, v[cnt++], sizeof(v[0]));
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		free(v);
+		return store_err(st, rc);
+	}
 	*ids = v;
 	*n = cnt;
 	return 0;

@@ -62,13 +62,22 @@ int store_job_set_progress(struct store *st, const char *id, const char *progres
  * listed it.  The agent's own job.finished may still arrive from its spool
  * (the job ended while the server was away) and then replaces this status. */
 #define STORE_JOB_ERR_AGENT_RESTARTED "agent restarted during the job"
+/* The error of a queued job whose run command the agent acknowledged but
+ * whose hello no longer lists it (queued_job_ids): the agent lost it before
+ * starting it.  Like the above, the agent's own job.finished replaces it. */
+#define STORE_JOB_ERR_AGENT_LOST "agent restarted and no longer had the job (it never started)"
 
-/* Move a non-final job (or one failed with STORE_JOB_ERR_AGENT_RESTARTED)
- * to a final status.  Return rows changed (0: already final). */
+/* Move a non-final job (or one failed with STORE_JOB_ERR_AGENT_RESTARTED or
+ * STORE_JOB_ERR_AGENT_LOST) to a final status.  Return rows changed (0:
+ * already final). */
 int store_job_finish(struct store *st, const char *id, const char *status, bool has_exit, int64_t exit_code,
                      const char *summary_json, const char *error, int64_t finished_at);
 /* Jobs of host in status running (not final), ids only. OUT: *ids (malloc'd, 33 bytes each), *n. */
 int store_job_running_ids(struct store *st, int64_t host_id, char (**ids)[STORE_JOB_ID_LEN + 1], size_t *n);
+/* Jobs of host still queued whose run command is no longer in the command
+ * queue (the agent acknowledged it), oldest first, at most 256.
+ * OUT: *ids (malloc'd, 33 bytes each), *n. */
+int store_job_delivered_queued_ids(struct store *st, int64_t host_id, char (**ids)[STORE_JOB_ID_LEN + 1], size_t *n);
 
 /* Store log line number `line` (the caller numbers lines from
  * jobs.log_lines + 1 and then calls store_job_set_log_lines once). */

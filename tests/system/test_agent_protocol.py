@@ -42,12 +42,15 @@ class FakeAgent:
             self.host_id = r.json()["host_id"]
         return r
 
-    def hello(self, running_job_id=None, last_command_seq=0, protocol=1):
+    def hello(self, running_job_id=None, last_command_seq=0, protocol=1, queued_job_ids=None):
+        body = {"protocol_version": protocol, "agent_version": "test", "os": "linux",
+                "arch": "amd64", "hostname": "fake", "restic_version": "0.14.0",
+                "schedule_version": 0, "running_job_id": running_job_id,
+                "last_command_seq": last_command_seq}
+        if queued_job_ids is not None:
+            body["queued_job_ids"] = queued_job_ids
         return self.s.post(self.server.url + "/api/agent/v1/hello", headers=self.headers(protocol),
-                           json={"protocol_version": protocol, "agent_version": "test", "os": "linux",
-                                 "arch": "amd64", "hostname": "fake", "restic_version": "0.14.0",
-                                 "schedule_version": 0, "running_job_id": running_job_id,
-                                 "last_command_seq": last_command_seq}, timeout=30)
+                           json=body, timeout=30)
 
     def poll(self, after=0, wait=0, timeout=90):
         return self.s.get(self.server.url + f"/api/agent/v1/commands?after={after}&wait={wait}",
@@ -490,6 +493,49 @@ def test_agent_restart_fails_running_job(server, admin):
     # Other final states are never overwritten.
     a.send([{"type": "job.finished", "job_id": job2["id"], "status": "failed", "exit_code": 1, "summary": None}])
     assert admin.get(f"/api/v1/jobs/{job2['id']}").json()["status"] == "succeeded"
+
+
+def test_agent_restart_fails_fetched_but_lost_job(server, admin):
+    """A run command is redelivered until the agent acknowledges it; a job
+    acknowledged but no longer in the queue the agent lists at hello was lost
+    before it started: it ends failed with a reason, not queued forever."""
+    a = new_agent(server, admin)
+    lost = create_job(admin, a.host_id, kind="backup", paths=["/x"])["id"]
+    kept = create_job(admin, a.host_id, kind="snapshots")["id"]
+    status = lambda jid: admin.get(f"/api/v1/jobs/{jid}").json()  # noqa: E731
+    cmds = [c for c in a.poll(wait=0).json()["commands"] if c["type"] == "run"]
+    assert [c["job_id"] for c in cmds] == [lost, kept]
+    last = cmds[-1]["seq"]
+
+    # Fetched but never acknowledged (killed before its queue was on disk):
+    # the restarted agent gets both again, and both stay queued.
+    assert a.hello(last_command_seq=0, queued_job_ids=[]).status_code == 200
+    assert [c["job_id"] for c in a.poll(wait=0).json()["commands"] if c["type"] == "run"] == [lost, kept]
+    assert status(lost)["status"] == status(kept)["status"] == "queued"
+
+    # Acknowledged (after=); an agent that does not list its queue tells
+    # nothing, so nothing changes.
+    assert a.poll(after=last, wait=0).json()["commands"] == []
+    assert a.hello(last_command_seq=last).status_code == 200
+    assert status(lost)["status"] == "queued"
+
+    # Restarted holding only `kept`: `lost` fails with the reason, `kept` waits.
+    assert a.hello(last_command_seq=last, queued_job_ids=[kept]).status_code == 200
+    j = status(lost)
+    assert j["status"] == "failed" and "never started" in j["error"], j
+    assert status(kept)["status"] == "queued"
+    assert a.poll(after=last, wait=0).json()["commands"] == []  # not redelivered
+    # The running job is not "lost" either.
+    a.send([{"type": "job.started", "job_id": kept, "kind": "snapshots", "actor": "user"}])
+    assert a.hello(running_job_id=kept, last_command_seq=last, queued_job_ids=[]).status_code == 200
+    assert status(kept)["status"] == "running"
+    # If the agent had the job after all, its own job.finished wins.
+    a.send([{"type": "job.finished", "job_id": lost, "status": "succeeded", "exit_code": 0, "summary": {}}])
+    assert status(lost)["status"] == "succeeded"
+
+    for bad in ("x", ["nothex"], [lost, 3], [lost] * 1001):
+        r = a.hello(last_command_seq=last, queued_job_ids=bad)
+        assert r.status_code == 400 and error_code(r) == "invalid_field", (bad, r.text)
 
 
 def test_jobs_pagination(server, admin):

@@ -375,6 +375,52 @@ def test_agent_killed_mid_job_is_reported_failed(admin, make_agent, tmp_path):
     run_job(admin, hid, {"kind": "backup", "paths": [str(src)]})
 
 
+def test_agent_restart_fails_job_it_lost_before_starting(admin, make_agent, tmp_path):
+    """A job the agent acknowledged but lost before starting it (here its
+    queue file loses the entry while the agent is down, as with a state
+    directory restored from an older copy) ends failed with a reason; the
+    rest of the queue still runs."""
+    src = tmp_path / "src"
+    gen_tree(str(src), 50, seed=6, big=6 * 1024 * 1024)
+    agent = enrol(admin, make_agent, tmp_path, paths=[str(src)], restic=slow_restic(tmp_path))
+    hid = agent.host_id
+    run_job(admin, hid, {"kind": "init"})
+    busy = create_job(admin, hid, {"kind": "backup", "paths": [str(src)]})
+    wait_running(admin, busy)
+    lost = create_job(admin, hid, {"kind": "snapshots"})
+    kept = create_job(admin, hid, {"kind": "snapshots"})
+    qpath = os.path.join(agent.state_dir, "queue.json")
+
+    def queued_on_disk():
+        # Both run commands are in the agent's durable queue and its
+        # last_command_seq covers them (so the server dropped or will drop them).
+        try:
+            with open(qpath) as f:
+                q = json.load(f)
+        except (FileNotFoundError, ValueError):
+            return None
+        seqs = {c.get("job_id"): c.get("seq", 0) for c in q}
+        if lost not in seqs or kept not in seqs:
+            return None
+        return q if agent.state().get("last_command_seq", 0) >= max(seqs[lost], seqs[kept]) else None
+    wait_for(queued_on_disk, timeout=TIMEOUT, interval=0.05, what="both jobs queued on the agent")
+    assert get_job(admin, busy)["status"] == "running"
+
+    agent.kill9()
+    with open(qpath) as f:
+        q = json.load(f)
+    with open(qpath, "w") as f:
+        json.dump([c for c in q if c.get("job_id") != lost], f)
+    agent.run()
+
+    j = wait_job(admin, lost)
+    assert j["status"] == "failed" and "never started" in (j["error"] or ""), j
+    j = wait_job(admin, busy)
+    assert j["status"] == "failed" and "agent restarted" in (j["error"] or ""), j
+    j = wait_job(admin, kept)
+    assert j["status"] == "succeeded", (j, job_log(admin, kept))
+
+
 def test_cancel_running_backup(admin, make_agent, tmp_path):
     src = tmp_path / "src"
     gen_tree(str(src), 20, seed=6, big=8 * 1024 * 1024)
