@@ -4,8 +4,10 @@ bound address is logged and written to the ready file, a database from a newer
 version is refused untouched, SIGTERM drains held long-polls and SSE streams and
 exits 0, SIGHUP keeps serving, and the request time limit closes stalled clients
 without stalling anybody else."""
+import json
 import os
 import re
+import resource
 import signal
 import socket
 import sqlite3
@@ -63,6 +65,9 @@ def test_flag_wins_over_environment(tmp_path):
         assert s.get("/healthz").status_code == 200
         lines = [ln for ln in s.log_text().splitlines() if ln.strip()]
         assert lines and all(ln.startswith("{") for ln in lines), lines[:3]
+        recs = [json.loads(ln) for ln in lines]  # one JSON object per line
+        assert any("listening on" in json.dumps(r) for r in recs)
+        assert all(isinstance(r, dict) and len(r) >= 3 for r in recs), recs[:3]
     finally:
         assert s.stop() == 0
 
@@ -107,7 +112,45 @@ def test_version_endpoint_matches_flag(server):
         assert v[k] and v[k] in out, (k, v, out)
 
 
+def test_soft_open_file_limit_raised_to_hard(tmp_path):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard <= 256:
+        pytest.skip("hard open-file limit too low to see a raise")
+    s = Server(tmp_path)
+    real_popen = subprocess.Popen
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        subprocess.Popen = lambda *a, **kw: real_popen(*a, preexec_fn=low_limit, **kw)
+        s.start()
+    finally:
+        subprocess.Popen = real_popen
+    try:
+        with open(f"/proc/{s.proc.pid}/limits") as f:
+            line = next(ln for ln in f if ln.startswith("Max open files"))
+        assert int(line.split()[3]) == hard, line
+        assert f"open-file limit {hard}" in s.log_text()
+    finally:
+        assert s.stop() == 0
+
+
 # ---- data directory ----
+
+def test_database_is_wal_with_numbered_migrations(server):
+    db = os.path.join(server.data_dir, "restic-manager.db")
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        con.close()
+    applied = [int(n) for n in re.findall(r"applied database migration (\d+)", server.log_text())]
+    assert applied == list(range(1, version + 1)), (applied, version)
+    # a restart applies nothing again
+    server.restart()
+    assert len(re.findall(r"applied database migration", server.log_text())) == version
+
 
 def test_newer_database_is_refused_and_left_alone(tmp_path):
     s = Server(tmp_path)
