@@ -41,7 +41,7 @@ export async function pageAudit(ctx) {
       if (!items.length) put(box, emptyState(page ? 'No more records' : 'No audit records match'));
       else put(box, h('div', { class: 'table-wrap' }, h('table', { class: 'table audit' }, h('caption', { class: 'sr-only', text: 'Audit records' }),
         h('thead', null, h('tr', null, ['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Client', 'Details'].map((t) => h('th', { scope: 'col', text: t })))),
-        h('tbody', null, items.map((a) => h('tr', null,
+        h('tbody', null, items.map((a) => h('tr', { 'data-seq': a.seq },
           h('td', { 'data-label': 'Time', title: a.time, text: fmtTime(a.time) }),
           h('td', { 'data-label': 'Actor', text: a.actor }),
           h('td', { 'data-label': 'Action' }, h('code', { text: a.action })),
@@ -106,9 +106,15 @@ export async function pageUsers(ctx) {
             if (!u.disabled && !await confirmDialog({ title: `Disable ${u.username}?`, text: 'Their sessions end and their API tokens are revoked (enabling again does not bring the tokens back).', ok: 'Disable user' })) return;
             try { await api.patch(`/users/${u.id}`, { disabled: !u.disabled }); toast(u.disabled ? 'User enabled' : 'User disabled', 'ok'); load(); } catch (e) { toast(e.message, 'bad'); }
           });
+          const reset = h('button', { type: 'button', class: 'btn small', text: 'Reset password', disabled: self, 'aria-label': `Reset the password of ${u.username}` });
+          reset.addEventListener('click', async () => {
+            const opts = { title: `Reset the password of ${u.username}?`, text: 'Their sessions end at once; tell them the new password over a safe channel.', ok: 'Set password', input: { label: 'New password', type: 'password', minLength: 12, hint: 'At least 12 characters.' } };
+            if (!await confirmDialog(opts)) return;
+            try { await api.patch(`/users/${u.id}`, { password: opts.value }); toast(`Password of ${u.username} reset`, 'ok'); load(); } catch (e) { toast(e.message, 'bad'); }
+          });
           return h('tr', null, h('td', { 'data-label': 'User' }, h('strong', { text: u.username }), self ? h('span', { class: 'muted', text: ' (you)' }) : null, u.disabled ? [' ', badge('none', 'disabled')] : null),
             h('td', { 'data-label': 'Role' }, sel), h('td', { 'data-label': 'Created', text: fmtTime(u.created_at) }),
-            h('td', { 'data-label': 'Last login' }, u.last_login_at ? ageEl(u.last_login_at) : 'never'), h('td', { class: 'actions-cell' }, toggle, ' ', del));
+            h('td', { 'data-label': 'Last login' }, u.last_login_at ? ageEl(u.last_login_at) : 'never'), h('td', { class: 'actions-cell' }, reset, ' ', toggle, ' ', del));
         })))));
     } catch (e) { put(clear(box), errorBox(e, 'users')); }
   }

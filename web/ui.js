@@ -168,7 +168,9 @@ export function toast(message, kind = 'info') {
 }
 
 /** Modal confirmation.  opts: title, text, ok (button label), danger (bool),
- *  typed (a string the user must type to enable OK).  Resolves true/false. */
+ *  typed (a string the user must type to enable OK), input ({label, type,
+ *  minLength}: a value to ask for; OK needs minLength characters; the value is
+ *  left in opts.value).  Resolves true/false. */
 export function confirmDialog(opts) {
   const dlg = document.getElementById('confirm');
   const ok = document.getElementById('confirm-ok');
@@ -183,6 +185,14 @@ export function confirmDialog(opts) {
     extra.append(field(`Type “${opts.typed}” to confirm`, inp));
     ok.disabled = true;
     inp.addEventListener('input', () => { ok.disabled = inp.value !== opts.typed; });
+    setTimeout(() => inp.focus(), 0);
+  }
+  if (opts.input) {
+    const inp = h('input', { type: opts.input.type || 'text', autocomplete: opts.input.type === 'password' ? 'new-password' : 'off', spellcheck: 'false' });
+    const min = opts.input.minLength || 1;
+    extra.append(field(opts.input.label, inp, opts.input.hint));
+    ok.disabled = true;
+    inp.addEventListener('input', () => { ok.disabled = inp.value.length < min; opts.value = inp.value; });
     setTimeout(() => inp.focus(), 0);
   }
   dlg.returnValue = '';

@@ -2,7 +2,7 @@
 // narrow screens.  Needs only the server (no agent).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, ADMIN, launchBrowser, newPage, done, shot, uiLogin, fleetApiMissing } from './harness.js';
+import { Server, Client, ADMIN, launchBrowser, newPage, done, shot, uiLogin, fleetApiMissing, waitFor } from './harness.js';
 
 let server, browser, allow = [];
 // Until the fleet API lands, the dashboard's calls to it are 404s in the console.
@@ -183,3 +183,125 @@ test('strict CSP headers on the UI and a usable 360 px layout in dark mode', asy
   await done(page, allow);
 });
 
+
+test('account: change the own password; a wrong current password is refused and other sessions end', async () => {
+  const admin = await new Client(server).login(ADMIN.username, ADMIN.password);
+  const r = await admin.post('/api/v1/users', { username: 'olga', password: 'olga password 1', role: 'operator' });
+  assert.equal(r.status, 201, r.text);
+  const other = await new Client(server).login('olga', 'olga password 1');
+  const page = await newPage(browser, server);
+  await uiLogin(page, 'olga', 'olga password 1');
+  await page.goto('/#/account');
+  await page.getByRole('heading', { name: 'Change password' }).waitFor();
+  const form = page.locator('form', { has: page.getByRole('heading', { name: 'Change password' }) });
+  await page.getByLabel('Current password').fill('olga password 1');
+  await page.getByLabel('New password', { exact: true }).fill('short');
+  await page.getByLabel('Repeat new password').fill('short');
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await form.getByText('at least 12 characters').last().waitFor();
+  await page.getByLabel('New password', { exact: true }).fill('olga new password 2');
+  await page.getByLabel('Repeat new password').fill('olga new password 3');
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await form.getByText('The new passwords differ.').waitFor();
+  await page.getByLabel('Current password').fill('not my password');
+  await page.getByLabel('Repeat new password').fill('olga new password 2');
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await form.getByRole('alert').waitFor();
+  assert.equal((await other.get('/api/v1/auth/me')).status, 200, 'nothing changed yet');
+  await page.getByLabel('Current password').fill('olga password 1');
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await page.getByText('Password changed').waitFor();
+  assert.equal(await page.getByLabel('Current password').inputValue(), '', 'the form is cleared');
+  assert.equal((await other.get('/api/v1/auth/me')).status, 401, 'the other session ended');
+  // This session goes on; the new password signs in.
+  await page.reload();
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  await new Client(server).login('olga', 'olga new password 2');
+  await done(page, [...allow, /status of 403/]);
+});
+
+test('users: change a role, reset a password and delete (typed confirmation)', async () => {
+  const admin = await new Client(server).login(ADMIN.username, ADMIN.password);
+  const r = await admin.post('/api/v1/users', { username: 'pete', password: 'pete password 1', role: 'viewer' });
+  assert.equal(r.status, 201, r.text);
+  const pid = r.json.id ?? r.json.user.id;
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto('/#/users');
+  const dialog = page.getByRole('dialog');
+  // Role change asks first; cancelling keeps the old role.
+  await page.getByLabel('Role of pete', { exact: true }).selectOption('operator');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await waitFor(async () => (await page.getByLabel('Role of pete', { exact: true }).inputValue()) === 'viewer', { what: 'the old role back' });
+  await page.getByLabel('Role of pete', { exact: true }).selectOption('operator');
+  await dialog.getByRole('button', { name: 'Change role' }).click();
+  await page.getByText('Role changed').waitFor();
+  const users = (await admin.get('/api/v1/users')).json.items;
+  assert.equal(users.find((u) => u.id === pid).role, 'operator');
+  // Admin password reset: OK only with 12+ characters.
+  await page.getByRole('button', { name: 'Reset the password of pete' }).click();
+  const ok = dialog.getByRole('button', { name: 'Set password' });
+  await dialog.getByLabel('New password').fill('too short');
+  assert.ok(await ok.isDisabled());
+  await dialog.getByLabel('New password').fill('pete reset password');
+  await ok.click();
+  await page.getByText('Password of pete reset').waitFor();
+  await new Client(server).login('pete', 'pete reset password');
+  // Delete: the user name must be typed.
+  await page.getByRole('button', { name: 'Delete user pete' }).click();
+  const del = dialog.getByRole('button', { name: 'Delete user' });
+  assert.ok(await del.isDisabled());
+  await dialog.getByLabel(/Type “pete” to confirm/).fill('pet');
+  assert.ok(await del.isDisabled());
+  await dialog.getByLabel(/Type “pete” to confirm/).fill('pete');
+  await del.click();
+  await page.getByRole('cell', { name: 'pete', exact: true }).waitFor({ state: 'detached' });
+  assert.equal((await admin.get('/api/v1/users')).json.items.some((u) => u.username === 'pete'), false);
+  // The admin cannot lock themselves out from this page.
+  assert.ok(await page.getByRole('button', { name: `Delete user ${ADMIN.username}` }).isDisabled());
+  await done(page, allow);
+});
+
+test('audit trail: pages of 50 (older/newer), outcome and date filters, CSV export of the filter', async () => {
+  const admin = await new Client(server).login(ADMIN.username, ADMIN.password);
+  for (let i = 0; i < 60; i++) {
+    const r = await admin.post('/api/v1/tokens', { name: `bulk-${i}` });
+    assert.equal(r.status, 201, r.text);
+  }
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto('/#/audit');
+  const rows = page.locator('table.audit tbody tr');
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 50);
+  const seqs = () => rows.evaluateAll((trs) => trs.map((tr) => Number(tr.dataset.seq)));
+  const first = await seqs();
+  assert.ok(first.every((s, i) => i === 0 || s < first[i - 1]), 'newest first');
+  assert.ok(await page.getByRole('button', { name: '← Newer' }).isDisabled());
+  await page.getByText('Page 1').waitFor();
+  await page.getByRole('button', { name: 'Older →' }).click();
+  await page.getByText('Page 2').waitFor();
+  const second = await seqs();
+  assert.ok(second.length > 0 && Math.max(...second) < Math.min(...first), 'page 2 continues where page 1 ended');
+  await page.getByRole('button', { name: '← Newer' }).click();
+  await page.getByText('Page 1').waitFor();
+  assert.deepEqual(await seqs(), first);
+  // Outcome filter (wrong passwords earlier in this file were recorded as failed).
+  await page.getByLabel('Outcome').selectOption('failed');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByText('Page 1').waitFor();
+  await waitFor(async () => (await rows.count()) > 0 && (await rows.count()) < 50, { what: 'filtered rows' });
+  for (const o of await rows.locator('td[data-label="Outcome"]').allTextContents()) assert.match(o, /failed/);
+  const csv = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
+  assert.match(csv, /outcome=failed/);
+  const body = await (await page.request.get(csv)).text();
+  const lines = body.trim().split(/\r?\n/);
+  assert.equal(lines[0], 'seq,time,actor,client,action,target,outcome,details,prev,hash');
+  assert.equal(lines.length - 1, await rows.count(), 'the export holds exactly the filtered records');
+  // A date range in the future matches nothing: an empty state, not an error.
+  await page.getByLabel('Outcome').selectOption('');
+  await page.getByLabel('From').fill('2999-01-01');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByText('No audit records match').waitFor();
+  await done(page, allow);
+});
