@@ -23,6 +23,7 @@
  */
 #include "agent/job.h"
 #include "agent/locks.h"
+#include "agent/restore_progress.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,8 +36,10 @@
 #include "common/util.h"
 
 /* The pre/post-backup hooks (schedule groups) run around the restic steps. */
-enum step { STEP_MAIN = 0, STEP_SNAPSHOTS, STEP_RAW_STATS, STEP_PRE_HOOK, STEP_POST_HOOK, STEP_END };
-enum out_mode { OUT_LINES = 0, OUT_CAPTURE, OUT_TREE };
+/* A restore is sized first (STEP_RESTORE_SIZE: ls of the selected paths,
+ * OUT_SIZE) so its progress has totals (restore_progress.h). */
+enum step { STEP_MAIN = 0, STEP_SNAPSHOTS, STEP_RAW_STATS, STEP_PRE_HOOK, STEP_POST_HOOK, STEP_RESTORE_SIZE, STEP_END };
+enum out_mode { OUT_LINES = 0, OUT_CAPTURE, OUT_TREE, OUT_SIZE };
 
 struct job_stream {
 	char buf[JOB_LINE_MAX + 1];
@@ -89,6 +92,8 @@ struct job {
 	int64_t kill_at;
 	bool killed;
 	bool done;
+	bool is_restore;
+	struct restore_progress rp; /* restore only */
 };
 
 /* --- validation and argument vectors ------------------------------------ */
@@ -278,6 +283,19 @@ static json_t *step_argv(struct job *j, enum step s, enum out_mode *mode)
 		add(a, "--json");
 		add(a, "--mode=raw-data");
 		*mode = OUT_CAPTURE;
+	} else if (s == STEP_RESTORE_SIZE) {
+		json_t *ps = json_object_get(args, "paths"), *v;
+		size_t i;
+		add(a, "ls");
+		add(a, "--json");
+		add(a, "--recursive");
+		add(a, "--");
+		add(a, json_string_value(json_object_get(args, "snapshot")));
+		/* many paths: list everything, restore_progress filters (argv stays small) */
+		if (json_array_size(ps) <= RESTORE_MAX_ROOTS)
+			json_array_foreach (ps, i, v)
+				add(a, json_string_value(v));
+		*mode = OUT_SIZE;
 	} else if (strcmp(k, "backup") == 0) {
 		add(a, "backup");
 		add(a, "--json");
@@ -531,6 +549,9 @@ static void on_line(struct job *j, enum plat_stream s, const char *line, size_t 
 			log_line(j, "stderr", line, len);
 	} else if (j->step == STEP_MAIN && strcmp(j->kind, "diff") == 0) {
 		diff_line(j, line, len);
+	} else if (j->mode == OUT_SIZE) {
+		if (rl.json && json_is_object(rl.json))
+			restore_progress_feed(&j->rp, rl.json);
 	} else if (j->mode == OUT_TREE) {
 		if (rl.json && json_is_object(rl.json) &&
 		    json_is_string(json_object_get(rl.json, "struct_type")) &&
@@ -758,7 +779,7 @@ static void step_start(struct job *j, enum step s)
 			o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%s", i ? " " : "running: ", vec[n - 1]);
 	}
 	vec[n] = NULL;
-	if (s == STEP_MAIN)
+	if (s == STEP_MAIN || s == STEP_RESTORE_SIZE)
 		log_agent(j, line);
 	env = env_build(j);
 	r = env ? plat_child_spawn(j->restic, vec, (const char *const *)env, &j->child) : -ENOMEM;
@@ -771,6 +792,8 @@ static void step_start(struct job *j, enum step s)
 		snprintf(msg, sizeof(msg), "cannot run restic '%s': %s", j->restic, strerror(-r));
 		log_agent(j, msg);
 		snprintf(j->last_err, sizeof(j->last_err), "%s", msg);
+	} else if (s == STEP_MAIN && j->is_restore) {
+		restore_progress_begin(&j->rp, plat_mono_ms(), util_now());
 	}
 }
 
@@ -812,6 +835,20 @@ static void step_done(struct job *j, int code)
 	char t[32];
 
 	log_flush(j);
+	if (j->step == STEP_RESTORE_SIZE) {
+		char msg[160];
+		restore_progress_sized(&j->rp, code == 0 && !j->spawn_failed);
+		if (j->cancel)
+			j->status = ST_CANCELLED;
+		else if (j->rp.sized)
+			snprintf(msg, sizeof(msg), "restoring %lld files, %lld bytes", (long long)j->rp.total_files,
+				 (long long)j->rp.total_bytes);
+		else
+			snprintf(msg, sizeof(msg), "cannot size the restore (exit code %d): progress without totals", code);
+		if (!j->cancel)
+			log_agent(j, msg);
+		return;
+	}
 	if (j->step == STEP_PRE_HOOK || j->step == STEP_POST_HOOK) {
 		bool pre = j->step == STEP_PRE_HOOK;
 		if (code != 0) {
@@ -847,6 +884,8 @@ static void step_done(struct job *j, int code)
 		} else if (strcmp(j->kind, "diff") == 0 && doc) {
 			json_decref(j->summary);
 			j->summary = json_incref(doc);
+		} else if (j->is_restore && !j->summary) {
+			j->summary = restore_progress_summary(&j->rp);
 		} else if (strcmp(j->kind, "stats") == 0 && json_is_object(doc)) {
 			json_t *m = json_object_get(j->args, "mode");
 			bool raw = json_is_string(m) && strcmp(json_string_value(m), "raw-data") == 0;
@@ -905,6 +944,8 @@ static enum step step_following(const struct job *j)
 
 	if (j->step == STEP_POST_HOOK)
 		return STEP_END;
+	if (j->step == STEP_RESTORE_SIZE)
+		return STEP_MAIN;
 	if (j->step == STEP_PRE_HOOK && !j->pre_failed)
 		return STEP_MAIN;
 	next = j->step == STEP_PRE_HOOK ? STEP_END : step_following_restic(j);
@@ -1028,7 +1069,15 @@ int job_start(const struct job_params *p, const struct job_sink *sink, struct jo
 			json_object_set_new(ev, "scheduled_for", json_string(p->scheduled_for));
 		emit(j, ev, JOB_EV_RESULT);
 	}
-	step_start(j, j->hook_pre ? STEP_PRE_HOOK : STEP_MAIN);
+	if (strcmp(j->kind, "restore") == 0) {
+		json_t *t = json_object_get(j->args, "target");
+		if (restore_progress_init(&j->rp, json_string_value(t), json_object_get(j->args, "paths")) < 0) {
+			job_free(j);
+			return -ENOMEM;
+		}
+		j->is_restore = true;
+	}
+	step_start(j, j->hook_pre ? STEP_PRE_HOOK : j->is_restore ? STEP_RESTORE_SIZE : STEP_MAIN);
 	*out = j;
 	return 0;
 }
@@ -1077,6 +1126,14 @@ void job_tick(struct job *j, int64_t now)
 		j->killed = true;
 		log_agent(j, "restic did not stop within the grace period: killed");
 	}
+	if (j->child && j->is_restore && j->step == STEP_MAIN && restore_progress_due_in(&j->rp, now) == 0) {
+		struct restic_progress p;
+		int64_t written = -1;
+		if (plat_child_written_bytes(j->child, &written) < 0)
+			written = -1;
+		restore_progress_sample(&j->rp, now, written, &p);
+		on_status(j, &p);
+	}
 	if (j->child) {
 		if (plat_child_fd(j->child, PLAT_STDOUT) >= 0 || plat_child_fd(j->child, PLAT_STDERR) >= 0)
 			return; /* drain to EOF first */
@@ -1120,6 +1177,11 @@ int job_next_timeout(const struct job *j, int64_t now)
 		int64_t d = j->kill_at - now;
 		t = (t < 0 || d < t) ? d : t;
 	}
+	if (j->is_restore && j->step == STEP_MAIN) {
+		int64_t d = restore_progress_due_in(&j->rp, now);
+		if (d >= 0)
+			t = (t < 0 || d < t) ? d : t;
+	}
 	if (t < 0 && t != -1)
 		t = 0;
 	return (int)(t > 60000 ? 60000 : t);
@@ -1151,6 +1213,8 @@ void job_free(struct job *j)
 	free(j->hook_pre);
 	free(j->hook_post);
 	json_decref(j->lock);
+	if (j->is_restore)
+		restore_progress_release(&j->rp);
 	if (j->child) {
 		/* only at exit with a job still running: do not leave it behind */
 		plat_child_signal(j->child, true);

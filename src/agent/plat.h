@@ -122,4 +122,25 @@ void plat_shell_argv(const char *command, const char *out[4]);
  * stable storage before returning.  Return 0 or -errno. */
 int plat_append_sync(const char *path, const void *data, size_t len);
 
+/* Bytes the running child has written so far with write calls (to files
+ * and pipes alike): Linux /proc/PID/io "wchar", counted by the kernel for
+ * the whole process (an exec'ing wrapper keeps the count).  OUT: *bytes.
+ * Return 0, -ENOTSUP where the platform cannot tell, or -errno. */
+int plat_child_written_bytes(const struct plat_child *c, int64_t *bytes);
+
+struct plat_tree_count {
+	int64_t files;   /* regular files whose status changed at or after `since` */
+	int64_t bytes;   /* their sizes */
+	size_t entries;  /* directory entries looked at */
+	bool truncated;  /* the entry budget ran out: files and bytes are lower bounds */
+};
+
+/* Count the regular files at or below root (a directory or a file) whose
+ * status changed at or after since (Unix seconds), looking at no more than
+ * max_entries entries in all (out->entries carries over between calls, so
+ * several roots share one budget).  Symbolic links are not followed; depth
+ * is capped.  A missing root counts nothing.  OUT: adds to *out (callers
+ * zero it first).  Return 0 or -errno (root unreadable). */
+int plat_tree_count(const char *root, int64_t since, size_t max_entries, struct plat_tree_count *out);
+
 #endif

@@ -13,6 +13,7 @@
  */
 #include "agent/plat.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -419,4 +420,143 @@ int plat_timezone_name(char *out, size_t cap)
 			return 0;
 	}
 	return -ENOENT;
+}
+
+int plat_child_written_bytes(const struct plat_child *c, int64_t *bytes)
+{
+#ifdef __linux__
+	char path[64], buf[1024], num[32];
+	const char *p;
+	ssize_t n;
+	size_t k = 0;
+	int fd;
+
+	if (c->reaped)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%ld/io", (long)c->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = '\0';
+	p = strstr(buf, "wchar:");
+	if (!p)
+		return -EIO;
+	for (p += 6; *p == ' '; p++)
+		;
+	while (k + 1 < sizeof(num) && p[k] >= '0' && p[k] <= '9') {
+		num[k] = p[k];
+		k++;
+	}
+	num[k] = '\0';
+	return util_parse_i64(num, 0, INT64_MAX, bytes) < 0 ? -EIO : 0;
+#else
+	(void)c;
+	(void)bytes;
+	return -ENOTSUP;
+#endif
+}
+
+#define TREE_DEPTH_MAX 64
+
+static void tree_count_stat(const struct stat *st, int64_t since, struct plat_tree_count *out)
+{
+	if (S_ISREG(st->st_mode) && (int64_t)st->st_ctim.tv_sec >= since) {
+		out->files++;
+		out->bytes += (int64_t)st->st_size;
+	}
+}
+
+/* Takes dfd (closed here). */
+static void tree_count_dir(int dfd, int64_t since, size_t max, unsigned depth, struct plat_tree_count *out)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		const char *nm = e->d_name;
+		if (nm[0] == '.' && (!nm[1] || (nm[1] == '.' && !nm[2])))
+			continue;
+		if (out->entries >= max) {
+			out->truncated = true;
+			break;
+		}
+		out->entries++;
+		if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		if (S_ISDIR(st.st_mode)) {
+			int fd;
+			if (depth >= TREE_DEPTH_MAX)
+				continue;
+			fd = openat(dirfd(d), nm, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				tree_count_dir(fd, since, max, depth + 1, out);
+			if (out->truncated)
+				break;
+		} else {
+			tree_count_stat(&st, since, out);
+		}
+	}
+	closedir(d);
+}
+
+int plat_tree_count(const char *root, int64_t since, size_t max_entries, struct plat_tree_count *out)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(root, &st) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	if (out->entries >= max_entries) {
+		out->truncated = true;
+		return 0;
+	}
+	out->entries++;
+	if (!S_ISDIR(st.st_mode)) {
+		tree_count_stat(&st, since, out);
+		return 0;
+	}
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	tree_count_dir(fd, since, max_entries, 0, out);
+	return 0;
+}
+
+int plat_timezone_rule(char *out, size_t cap)
+{
+	(void)out;
+	(void)cap;
+	return -ENOENT;
+}
+
+int plat_dir_restrict(const char *dir)
+{
+	(void)dir; /* created 0700 by util_mkdir_p */
+	return 0;
+}
+
+int plat_service_control(const char *verb, const char *const *run_args, char *msg, size_t cap)
+{
+	(void)verb;
+	(void)run_args;
+	snprintf(msg, cap, "the service subcommand exists only on Windows; on Linux use the systemd unit "
+			   "(restic-manager-agent.service, installed by install.sh)");
+	return -ENOSYS;
+}
+
+int plat_service_run(const char *log_path, int (*run)(const void *arg), const void *arg)
+{
+	(void)log_path;
+	(void)run;
+	(void)arg;
+	return -ENOSYS;
 }
