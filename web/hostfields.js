@@ -25,7 +25,8 @@ export function hostTags(x) { return Array.isArray(x.tags) ? x.tags : []; }
 export function lastSeen(x) { return x.last_seen_at || x.last_seen || null; }
 export function hasProblem(x) {
   const lb = lastBackup(x);
-  return (Array.isArray(x.alerts) && x.alerts.length > 0) || x.problem === true || lb.status === 'failed' || (x.open_alerts > 0);
+  return (Array.isArray(x.alerts) && x.alerts.length > 0) || (Array.isArray(x.problems) && x.problems.length > 0) ||
+    x.problem === true || lb.status === 'failed' || (x.open_alerts > 0);
 }
 /** Freshness class of the last backup: fresh (<26 h), stale (<3 d), old, none. */
 export function freshness(x) {

@@ -47,12 +47,18 @@ function fleetStrip(summary, hosts, jobs) {
     statTile('hosts online', `${fmtNumber(online)} / ${fmtNumber(total)}`, online === total ? 'ok' : null),
     statTile('offline', fmtNumber(offline), offline > 0 ? 'muted-alert' : null),
     statTile('with problems', fmtNumber(problems), problems > 0 ? 'bad' : 'ok'),
-    size !== undefined ? statTile('repository size', fmtBytes(size)) : statTile('snapshots', snapshots === undefined ? '—' : fmtNumber(snapshots)),
+    size !== undefined ? statTile('repository size', fmtBytes(size), null, snapshots !== undefined ? `${fmtNumber(snapshots)} snapshots` : null)
+      : statTile('snapshots', snapshots === undefined ? '—' : fmtNumber(snapshots)),
     statTile('jobs running', running === undefined ? '—' : fmtNumber(running), running > 0 ? 'info' : null, queued ? `${fmtNumber(queued)} queued` : null),
     statTile('failures (24 h)', failed === undefined ? '—' : fmtNumber(failed), failed > 0 ? 'bad' : 'ok'));
 }
 
 const DAY = 86400e3;
+
+const PROBLEM_TEXT = { backup_failed: 'last backup failed', check_failed: 'last repository check failed' };
+function problemText(x) {
+  return Array.isArray(x.problems) && x.problems.length ? x.problems.map((p) => PROBLEM_TEXT[p] || p).join(', ') : 'needs attention';
+}
 
 function dayKey(d) { return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`; }
 
@@ -165,7 +171,7 @@ export async function pageDashboard(ctx) {
     const rows = filtered();
     const cols = [
       { key: 'name', label: 'Host', sort: (x) => hostName(x).toLowerCase(), render: (x) => h('a', { class: 'host-link', href: `#/hosts/${x.id}`, text: hostName(x) }) },
-      { key: 'status', label: 'Status', sort: (x) => hostStatus(x), render: (x) => [badge(hostStatus(x)), hasProblem(x) ? [' ', badge('problem')] : null,
+      { key: 'status', label: 'Status', sort: (x) => hostStatus(x), render: (x) => [badge(hostStatus(x)), hasProblem(x) ? [' ', h('span', { title: problemText(x) }, badge('problem'))] : null,
         x.running_job_id ? [' ', h('a', { href: `#/jobs/${x.running_job_id}`, class: 'badge-link', title: 'Open the running job' }, badge('running', 'job running'))] : null] },
       { key: 'os', label: 'OS/arch', cls: 'hide-sm', sort: (x) => hostOs(x), render: (x) => hostOs(x) },
       { key: 'last', label: 'Last backup', sort: (x) => { const t = toDate(lastBackup(x).time); return t ? t.getTime() : null; }, render: (x) => {

@@ -253,29 +253,106 @@ async function tabJobs(ctx, host, body) {
   put(body, jobsTable(jobs, false));
 }
 
+// ---- Settings: display name, tags, bandwidth limits; delete (admins) -------
+// PATCH /api/v1/hosts/{id} sends only what changed.  Tags follow the API's
+// rules (1–64 bytes, no commas, no duplicates) so mistakes show before saving.
+const TAG_MAX = 64, TAGS_MAX = 32, LIMIT_MAX = 10 * 1024 * 1024;
+
+function withHint(wrapper, el) {
+  wrapper.append(h('div', { class: 'hint', 'aria-live': 'polite' }, el));
+  return wrapper;
+}
+
+function limitText(kib) {
+  return kib > 0 ? `${fmtNumber(kib)} KiB/s (${fmtBytes(kib * 1024)}/s)` : 'unlimited';
+}
+
 async function tabSettings(ctx, host, body) {
-  put(clear(body), h('h2', { text: 'Settings' }));
   const canEdit = ctx.can('operator');
-  const tags = h('input', { value: hostTags(host).join(', '), disabled: !canEdit, spellcheck: 'false' });
-  const limits = host.limits || host.bandwidth || {};
-  const shown = (v) => (v === null || v === undefined || v === 0 ? '' : v);
-  const up = h('input', { type: 'number', min: 0, value: shown(limits.upload_kbps), disabled: !canEdit, inputmode: 'numeric' });
-  const down = h('input', { type: 'number', min: 0, value: shown(limits.download_kbps), disabled: !canEdit, inputmode: 'numeric' });
-  const form = h('form', { class: 'narrow' }, field('Tags (comma-separated)', tags),
-    h('div', { class: 'grid2' }, field('Upload limit (KiB/s, empty = none)', up), field('Download limit (KiB/s, empty = none)', down)),
-    canEdit ? h('button', { type: 'submit', class: 'btn primary', text: 'Save settings' }) : h('p', { class: 'muted', text: 'You need the operator role to change settings.' }));
+  const up0 = host.limit_upload_kib || 0, down0 = host.limit_download_kib || 0;
+  put(clear(body), h('h2', { text: 'Settings' }));
+  if (!canEdit) {
+    put(body, kv([
+      ['Name', hostName(host)],
+      ['Tags', hostTags(host).length ? hostTags(host).map((t) => h('span', { class: 'tag', text: t })) : 'none'],
+      ['Upload limit', limitText(up0)],
+      ['Download limit', limitText(down0)],
+    ]), h('p', { class: 'muted small', text: 'Operators can change these settings.' }));
+    return;
+  }
+  let tags = hostTags(host).slice();
+  const chips = h('div', { class: 'tag-editor', role: 'list', 'aria-label': 'Tags' });
+  const drawChips = () => {
+    put(clear(chips), tags.length ? tags.map((t) => h('span', { class: 'tag tag-chip', role: 'listitem' }, t,
+      h('button', { type: 'button', class: 'tag-remove', 'aria-label': `Remove tag ${t}`, text: '×', onclick: () => { tags = tags.filter((x) => x !== t); drawChips(); } })))
+      : h('span', { class: 'muted small', text: 'No tags' }));
+  };
+  drawChips();
+  const tagIn = h('input', { spellcheck: 'false', autocomplete: 'off', maxlength: TAG_MAX, placeholder: 'e.g. prod' });
+  const tagMsg = h('div', { class: 'hint', 'aria-live': 'polite' });
+  const addTags = () => {
+    const parts = tagIn.value.split(',').map((x) => x.trim()).filter(Boolean);
+    for (const t of parts) {
+      if (new TextEncoder().encode(t).length > TAG_MAX) { tagMsg.textContent = `“${t}” is longer than ${TAG_MAX} bytes.`; return false; }
+      if (tags.length >= TAGS_MAX) { tagMsg.textContent = `At most ${TAGS_MAX} tags.`; return false; }
+      if (!tags.includes(t)) tags.push(t);
+    }
+    tagIn.value = '';
+    tagMsg.textContent = '';
+    drawChips();
+    return true;
+  };
+  tagIn.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ',') { ev.preventDefault(); addTags(); } });
+  const addBtn = h('button', { type: 'button', class: 'btn small', text: 'Add tag', onclick: addTags });
+  const name = h('input', { value: hostName(host), maxlength: 253, spellcheck: 'false', autocomplete: 'off', required: true });
+  const num = (v) => h('input', { type: 'number', min: 0, max: LIMIT_MAX, step: 1, inputmode: 'numeric', value: v > 0 ? String(v) : '', placeholder: 'unlimited' });
+  const up = num(up0), down = num(down0);
+  const upHint = h('span'), downHint = h('span');
+  const hint = (el, out) => { const v = Number(el.value || 0); out.textContent = el.value === '' || v === 0 ? 'Unlimited.' : Number.isInteger(v) && v > 0 ? `≈ ${fmtBytes(v * 1024)}/s` : ''; };
+  up.addEventListener('input', () => hint(up, upHint));
+  down.addEventListener('input', () => hint(down, downHint));
+  hint(up, upHint); hint(down, downHint);
+  const msg = h('div', { 'aria-live': 'assertive' });
+  const save = h('button', { type: 'submit', class: 'btn primary', text: 'Save settings' });
+  const tagField = field('Add tags (Enter or comma adds)', tagIn, 'Tags group hosts on the dashboard (filter by tag). At most 64 bytes each, no commas.');
+  tagField.append(h('div', { class: 'button-row' }, addBtn), tagMsg);
+  const form = h('form', { class: 'narrow settings-form', novalidate: true },
+    field('Display name', name),
+    h('fieldset', null, h('legend', { text: 'Tags' }), chips, tagField),
+    h('fieldset', null, h('legend', { text: 'Bandwidth limits' }),
+      h('p', { class: 'muted small', text: 'Passed to restic as --limit-upload / --limit-download for every job, scheduled ones included (also while the server is unreachable). Empty or 0 = unlimited.' }),
+      h('div', { class: 'grid2' }, withHint(field('Upload limit (KiB/s)', up), upHint), withHint(field('Download limit (KiB/s)', down), downHint))),
+    msg, save);
+  form.addEventListener('input', () => clear(msg));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const num = (el) => (el.value === '' ? 0 : Number(el.value)); // 0 = unlimited (protocol "limits")
+    clear(msg);
+    if (tagIn.value.trim() && !addTags()) return;
+    const change = {};
+    const nm = name.value.trim();
+    if (!nm) { put(msg, h('div', { class: 'error', role: 'alert', text: 'The display name cannot be empty.' })); return; }
+    if (nm !== hostName(host)) change.name = nm;
+    if (JSON.stringify(tags) !== JSON.stringify(hostTags(host))) change.tags = tags;
+    for (const [k, el, old, label] of [['limit_upload_kib', up, up0, 'Upload limit'], ['limit_download_kib', down, down0, 'Download limit']]) {
+      const v = el.value === '' ? 0 : Number(el.value);
+      if (!Number.isInteger(v) || v < 0 || v > LIMIT_MAX) { put(msg, h('div', { class: 'error', role: 'alert', text: `${label}: a whole number of KiB/s from 0 to ${fmtNumber(LIMIT_MAX)}.` })); return; }
+      if (v !== old) change[k] = v;
+    }
+    if (!Object.keys(change).length) { toast('Nothing changed'); return; }
+    save.disabled = true;
     try {
-      await api.patch(`/hosts/${host.id}`, { tags: tags.value.split(',').map((s) => s.trim()).filter(Boolean), limits: { upload_kbps: num(up), download_kbps: num(down) } });
+      const updated = await api.patch(`/hosts/${host.id}`, change);
+      Object.assign(host, updated || change);
       toast('Settings saved', 'ok');
-    } catch (e) { toast(e.message, 'bad'); }
+      tabSettings(ctx, host, body);
+    } catch (e) {
+      put(msg, h('div', { class: 'error', role: 'alert', text: e.message }));
+    } finally { save.disabled = false; }
   });
   put(body, form);
   if (ctx.can('admin')) {
     put(body, h('div', { class: 'danger-zone' }, h('h3', { text: 'Delete host' }),
-      h('p', { text: 'Removes the host, its jobs and its agent credentials from this server. The repository and its snapshots are not touched.' }),
+      h('p', { text: 'Removes the host from this server and revokes its agent credentials. Its job history stays; the repository and its snapshots are not touched.' }),
       actionButton('Delete host…', async () => {
         if (!await confirmDialog({ title: `Delete ${hostName(host)}?`, text: 'The agent on that machine will no longer be accepted.', ok: 'Delete host', typed: hostName(host) })) return;
         await api.del(`/hosts/${host.id}`);
