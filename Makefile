@@ -30,9 +30,9 @@ ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Ibuild/
         -DRM_VERSION='"$(VERSION)"' -DRM_COMMIT='"$(COMMIT)"' -DRM_DATE='"$(DATE)"'
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
-COMMON_SRC := $(wildcard src/common/*.c)
+COMMON_SRC := $(filter-out src/common/plat_fs_win32.c,$(wildcard src/common/*.c))
 SERVER_SRC := $(wildcard src/server/*.c)
-AGENT_SRC  := $(filter-out src/agent/plat_win32.c src/agent/http_winhttp.c,$(wildcard src/agent/*.c))
+AGENT_SRC  := $(filter-out src/agent/plat_win32%.c src/agent/http_winhttp.c,$(wildcard src/agent/*.c))
 
 COMMON_OBJ := $(COMMON_SRC:src/%.c=$(OBJDIR)/%.o)
 SERVER_OBJ := $(SERVER_SRC:src/%.c=$(OBJDIR)/%.o)

@@ -30,6 +30,7 @@ REL_TFLAGS_x86_64-w64-mingw32 := -D_POSIX_THREAD_SAFE_FUNCTIONS=200112L -D__USE_
 # the POSIX ones.  The Windows agent is built only once src/agent/plat_win32.c exists.
 REL_AGENT_SRC_LINUX := $(AGENT_SRC)
 REL_AGENT_SRC_WIN   := $(filter-out src/agent/plat_posix.c,$(wildcard src/agent/*.c))
+REL_COMMON_SRC_WIN  := $(filter-out src/common/plat_fs_posix.c,$(wildcard src/common/*.c))
 REL_HAVE_WIN        := $(wildcard src/agent/plat_win32.c)
 
 REL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) -Isrc -Ibuild/gen -DCURL_STATICLIB \
@@ -103,7 +104,7 @@ build/agents/restic-manager-agent-windows-amd64.exe: FORCE_REL_VERSION build/sta
 # The per-binary link steps run in a sub-make so the object lists can depend on REL_T.
 ifneq ($(REL_T),)
 REL_AGENT_OBJ_LINUX := $(patsubst src/%.c,build/static/$(REL_T)/agent/%.o,$(COMMON_SRC) $(REL_AGENT_SRC_LINUX))
-REL_AGENT_OBJ_WIN   := $(patsubst src/%.c,build/static/$(REL_T)/agent/%.o,$(COMMON_SRC) $(REL_AGENT_SRC_WIN))
+REL_AGENT_OBJ_WIN   := $(patsubst src/%.c,build/static/$(REL_T)/agent/%.o,$(REL_COMMON_SRC_WIN) $(REL_AGENT_SRC_WIN))
 REL_SERVER_OBJ      := $(patsubst src/%.c,build/static/$(REL_T)/server/%.o,$(COMMON_SRC) $(SERVER_SRC)) \
 	build/static/$(REL_T)/server/web_assets.o
 .PHONY: rel-agent-linux rel-agent-win rel-server

@@ -1,6 +1,6 @@
 /*
- * agent.h — the agent's persistent configuration and state, and its three
- * commands (enroll, run, status).
+ * agent.h — the agent's persistent configuration and state, and its
+ * commands (enroll, run, status, service).
  *
  * Files (all written atomically; secrets 0600):
  *   <config>/agent.json       server URL, host id, TLS options, restic path
@@ -78,5 +78,8 @@ void agent_probe_restic_version(struct http_client *h, const char *restic, char 
 int agent_cmd_enroll(const struct agent_opts *o);
 int agent_cmd_run(const struct agent_opts *o);
 int agent_cmd_status(const struct agent_opts *o);
+/* `service install|uninstall|start|stop|run` (Windows; elsewhere an error
+ * pointing at the systemd unit).  verb may be NULL (usage error). */
+int agent_cmd_service(const struct agent_opts *o, const char *verb);
 
 #endif

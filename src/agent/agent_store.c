@@ -47,7 +47,7 @@ int agent_json_save(const char *dir, const char *name, json_t *v, int mode)
 	text = json_dumps(v, JSON_COMPACT);
 	if (!text)
 		return -ENOMEM;
-	r = util_write_file_atomic(path, text, strlen(text), (mode_t)mode);
+	r = util_write_file_atomic(path, text, strlen(text), (unsigned)mode);
 	plat_memzero(text, strlen(text));
 	free(text);
 	return r;

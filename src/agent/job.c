@@ -167,6 +167,9 @@ int job_validate(const char *kind, json_t *args, char *err, size_t cap)
 			why = "\"excludes\" must be a list of patterns";
 		else if (!good_str_array(json_object_get(args, "tags"), false, 100, true))
 			why = "\"tags\" must be a list of tags without commas";
+		else if (json_object_get(args, "use_fs_snapshot") &&
+			 !json_is_boolean(json_object_get(args, "use_fs_snapshot")))
+			why = "\"use_fs_snapshot\" must be a boolean";
 	} else if (strcmp(kind, "forget") == 0) {
 		json_t *w = json_object_get(args, "keep_within");
 		bool any = false;
@@ -301,6 +304,9 @@ static json_t *step_argv(struct job *j, enum step s, enum out_mode *mode)
 		add(a, "--json");
 		add_each(a, "--tag", json_object_get(args, "tags"));
 		add_each(a, "--exclude", json_object_get(args, "excludes"));
+		/* VSS exists only on Windows: elsewhere the group option is ignored (logged at start) */
+		if (json_is_true(json_object_get(args, "use_fs_snapshot")) && strcmp(plat_os(), "windows") == 0)
+			add(a, "--use-fs-snapshot");
 		add(a, "--");
 		json_t *v;
 		size_t i;
@@ -781,6 +787,10 @@ static void step_start(struct job *j, enum step s)
 	vec[n] = NULL;
 	if (s == STEP_MAIN || s == STEP_RESTORE_SIZE)
 		log_agent(j, line);
+	if (s == STEP_MAIN && strcmp(j->kind, "backup") == 0 &&
+	    json_is_true(json_object_get(j->args, "use_fs_snapshot")) && strcmp(plat_os(), "windows") != 0)
+		log_agent(j, "use_fs_snapshot is set on this group but is ignored: file-system snapshots (VSS) "
+			     "exist only on Windows");
 	env = env_build(j);
 	r = env ? plat_child_spawn(j->restic, vec, (const char *const *)env, &j->child) : -ENOMEM;
 	env_free(env);

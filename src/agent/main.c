@@ -1,6 +1,6 @@
 /*
  * main.c — restic-manager-agent's command line: enroll, run, status,
- * --version, --help.  Options may appear before or after the command, as
+ * service (Windows), --version, --help.  Options may appear before or after the command, as
  * `--name value` or `--name=value`.  The enrolment token is a secret: it is
  * never printed or logged.  Main thread.
  */
@@ -23,6 +23,12 @@ static const char usage[] =
 	"  enroll --server URL --token T   enrol this host (env RM_SERVER, RM_ENROL_TOKEN)\n"
 	"  run                             the service loop\n"
 	"  status                          print what the agent knows\n"
+	"  service install|uninstall|start|stop\n"
+	"                                  Windows: manage the restic-manager-agent service\n"
+	"                                  (automatic start, restart on failure; install\n"
+	"                                  records --config-dir/--state-dir/--restic/--ca-file\n"
+	"                                  and restricts those directories to SYSTEM and\n"
+	"                                  Administrators).  Linux: use the systemd unit.\n"
 	"  --version                       print version, commit and build date\n"
 	"  --help                          this text\n"
 	"\n"
@@ -44,7 +50,8 @@ static int opt_copy(char *dst, size_t cap, const char *name, const char *val)
 	return 0;
 }
 
-static int parse_args(int argc, char **argv, struct agent_opts *o, const char **cmd, const char **level)
+static int parse_args(int argc, char **argv, struct agent_opts *o, const char **cmd, const char **verb,
+		      const char **level)
 {
 	struct {
 		const char *name;
@@ -70,6 +77,10 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, const char **
 			return 0;
 		}
 		if (strncmp(a, "--", 2) != 0) {
+			if (*cmd && strcmp(*cmd, "service") == 0 && !*verb) {
+				*verb = a;
+				continue;
+			}
 			if (*cmd) {
 				fprintf(stderr, "restic-manager-agent: unexpected argument '%s'\n", a);
 				return -1;
@@ -109,6 +120,80 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, const char **
 	return 0;
 }
 
+/* The config and state directories hold the agent token and the repository
+ * password: only the service's identity may read them (plat_dir_restrict). */
+static void restrict_dirs(const struct agent_opts *o)
+{
+	const char *dirs[2] = {o->config_dir, o->state_dir};
+	for (size_t i = 0; i < 2; i++) {
+		int e = util_mkdir_p(dirs[i], 0700);
+		if (e == 0)
+			e = plat_dir_restrict(dirs[i]);
+		if (e < 0)
+			fprintf(stderr, "warning: cannot restrict '%s' to the service's identity: %s\n", dirs[i],
+				strerror(-e));
+	}
+}
+
+/* `service run`: the agent loop as the service the SCM started. */
+static int service_main(const void *arg) { return agent_cmd_run(arg); }
+
+int agent_cmd_service(const struct agent_opts *o, const char *verb)
+{
+	const char *args[12];
+	char msg[PLAT_PATH_MAX + 512], log_path[PLAT_PATH_MAX];
+	size_t n = 0;
+	int r;
+
+	if (!verb) {
+		fprintf(stderr, "service needs one of: install, uninstall, start, stop\n");
+		return 2;
+	}
+	if (strcmp(verb, "run") == 0) {
+		if (plat_path_join(log_path, sizeof(log_path), o->state_dir, "agent.log") < 0 ||
+		    util_mkdir_p(o->state_dir, 0700) < 0)
+			log_path[0] = '\0';
+		r = plat_service_run(log_path[0] ? log_path : NULL, service_main, o);
+		if (r == -ENOSYS || r == -ENOTSUP) {
+			fprintf(stderr, "service run: %s\n",
+				r == -ENOSYS ? "the service subcommand exists only on Windows; on Linux use the "
+					       "systemd unit (restic-manager-agent.service, installed by install.sh)"
+					     : "only the service manager starts this; use `run` from a console");
+			return 2;
+		}
+		return r < 0 ? 1 : r;
+	}
+	/* what the service's command line records */
+	if (o->config_dir[0]) {
+		args[n++] = "--config-dir";
+		args[n++] = o->config_dir;
+	}
+	if (o->state_dir[0]) {
+		args[n++] = "--state-dir";
+		args[n++] = o->state_dir;
+	}
+	if (o->restic[0]) {
+		args[n++] = "--restic";
+		args[n++] = o->restic;
+	}
+	if (o->ca_file[0]) {
+		args[n++] = "--ca-file";
+		args[n++] = o->ca_file;
+	}
+	args[n] = NULL;
+	r = plat_service_control(verb, args, msg, sizeof(msg));
+	if (r == -ENOSYS) {
+		fprintf(stderr, "restic-manager-agent service: %s\n", msg);
+		return 2;
+	}
+	if (r < 0) {
+		fprintf(stderr, "restic-manager-agent service %s: %s\n", verb, msg);
+		return r == -EINVAL ? 2 : 1;
+	}
+	printf("%s\n", msg);
+	return 0;
+}
+
 int agent_cmd_enroll(const struct agent_opts *o)
 {
 	struct agent_conf c;
@@ -133,6 +218,8 @@ int agent_cmd_enroll(const struct agent_opts *o)
 	e = util_mkdir_p(o->state_dir, 0700);
 	if (e == 0)
 		e = plat_lock_dir(o->state_dir);
+	if (e == 0)
+		restrict_dirs(o);
 	if (e < 0) {
 		fprintf(stderr, "enroll: cannot use the state directory '%s': %s\n", o->state_dir,
 			e == -EBUSY ? "an agent is running; stop it first" : strerror(-e));
@@ -196,9 +283,9 @@ int agent_cmd_enroll(const struct agent_opts *o)
 		char p[PLAT_PATH_MAX];
 		for (size_t i = 0; i < ARRAY_LEN(stale); i++)
 			if (plat_path_join(p, sizeof(p), o->state_dir, stale[i]) == 0)
-				remove(p);
+				util_remove_file(p);
 		if (plat_path_join(p, sizeof(p), o->config_dir, "repository.json") == 0)
-			remove(p);
+			util_remove_file(p);
 	}
 	e = agent_conf_save(o->config_dir, &c);
 	plat_memzero(c.token, sizeof(c.token));
@@ -262,7 +349,7 @@ int agent_cmd_status(const struct agent_opts *o)
 int main(int argc, char **argv)
 {
 	struct agent_opts o;
-	const char *cmd = NULL, *level = getenv("RM_LOG_LEVEL");
+	const char *cmd = NULL, *verb = NULL, *level = getenv("RM_LOG_LEVEL");
 	enum log_level lv = LOG_LEVEL_INFO;
 	int rc;
 
@@ -273,7 +360,7 @@ int main(int argc, char **argv)
 		util_strlcpy(o.server, getenv("RM_SERVER"), sizeof(o.server));
 	if (getenv("RM_ENROL_TOKEN"))
 		util_strlcpy(o.token, getenv("RM_ENROL_TOKEN"), sizeof(o.token));
-	if (parse_args(argc, argv, &o, &cmd, &level) < 0)
+	if (parse_args(argc, argv, &o, &cmd, &verb, &level) < 0)
 		return 2;
 	if (level && log_parse_level(level, &lv) < 0) {
 		fprintf(stderr, "restic-manager-agent: bad log level '%s'\n", level);
@@ -294,6 +381,8 @@ int main(int argc, char **argv)
 		rc = agent_cmd_run(&o);
 	else if (strcmp(cmd, "status") == 0)
 		rc = agent_cmd_status(&o);
+	else if (strcmp(cmd, "service") == 0)
+		rc = agent_cmd_service(&o, verb);
 	else {
 		fprintf(stderr, "restic-manager-agent: unknown command '%s' (see --help)\n", cmd);
 		rc = 2;

@@ -3,14 +3,14 @@
  * POSIX and Windows lives behind these functions: spawning a child with
  * pipes in its own process group, signalling and reaping it, the stop
  * signal, locking the state directory, default paths, host facts and random
- * bytes.  plat_posix.c implements it for Linux (and other POSIX systems);
- * plat_win32.c will implement it for Windows.  Logic files never use
- * #ifdef _WIN32.
+ * bytes, the service manager.  plat_posix.c implements it for Linux (and
+ * other POSIX systems); plat_win32.c, plat_win32_service.c and
+ * plat_win32_tz.c for Windows.  Logic files never use #ifdef _WIN32.
  *
  * Pollable descriptors: plat_child_fd() and plat_wake_fd() return ints that
  * the main loop hands to curl_multi_poll() as extra descriptors.  On POSIX
- * they are pipe ends; a Windows implementation must give socket descriptors
- * (for example a reader thread pumping the pipe into a loopback socket).
+ * they are pipe ends; on Windows they are sockets (a reader thread pumps
+ * each pipe into a loopback socket, see plat_win32.c).
  *
  * All functions run on the agent's single main thread unless noted.
  */
@@ -111,8 +111,35 @@ int64_t plat_mono_ms(void);
 const char *const *plat_environ(void);
 
 /* The host's IANA time zone name ("Europe/Berlin") from TZ, /etc/timezone
- * or the /etc/localtime link.  OUT: out[cap].  Return 0 or -ENOENT. */
+ * or the /etc/localtime link (Windows: the zone key mapped to IANA).
+ * OUT: out[cap].  Return 0 or -ENOENT. */
 int plat_timezone_name(char *out, size_t cap);
+
+/* The system zone as a POSIX TZ rule ("STD-1DST-2,M3.5.0/2:00,M10.5.0/3:00")
+ * for hosts without a zoneinfo database (Windows).  POSIX: -ENOENT (the
+ * zoneinfo files are used).  OUT: out[cap].  Return 0 or -errno. */
+int plat_timezone_rule(char *out, size_t cap);
+
+/* Restrict a directory the agent keeps secrets in (config, state).  POSIX:
+ * nothing beyond mkdir's 0700; Windows: a protected DACL for SYSTEM and
+ * Administrators only.  Return 0 or -errno. */
+int plat_dir_restrict(const char *dir);
+
+/* The service manager (Windows SCM).  verb is "install", "uninstall",
+ * "start" or "stop".  install registers the service (automatic start,
+ * restart on failure) with run_args (NULL-terminated, borrowed: the
+ * options the service's `service run` gets, e.g. --config-dir) and
+ * restricts the directories named by --config-dir/--state-dir in run_args.
+ * OUT: msg[cap], one line saying what was done (or why not).  Return 0 or
+ * -errno; POSIX: -ENOSYS (systemd runs the agent there). */
+int plat_service_control(const char *verb, const char *const *run_args, char *msg, size_t cap);
+
+/* Run as the service the SCM started: connect to the SCM, log to log_path
+ * (a service has no stderr), and call run(arg) as the service's main
+ * (a stop request from the SCM is a stop, as plat_stop_requested() says).
+ * Return run's result, or -errno if not started by the SCM (POSIX:
+ * -ENOSYS). */
+int plat_service_run(const char *log_path, int (*run)(const void *arg), const void *arg);
 
 /* The argument vector that runs command through the system shell
  * ("/bin/sh -c command"); out[3] = NULL.  command is borrowed. */

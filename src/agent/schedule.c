@@ -64,13 +64,19 @@ int schedule_open(const char *state_dir, struct schedule_runner **out)
 	if (hook && *hook && util_parse_i64(hook, 1, 3600, &s->minute_seconds) == 0)
 		log_warnx("test hook RM_TEST_SCHEDULE_MINUTE_SECONDS=%lld: a cron minute lasts %lld s",
 			  (long long)s->minute_seconds, (long long)s->minute_seconds);
-	/* The named zone (also reported to the server), else /etc/localtime, else UTC. */
-	if (plat_timezone_name(s->tzname, sizeof(s->tzname)) < 0 || !tz_is_valid_name(s->tzname) ||
-	    tz_zone_load(s->tzname, &s->zone) < 0) {
+	/* The named zone (also reported to the server); without zoneinfo for it
+	 * (Windows) the system's own rule under the same name; else
+	 * /etc/localtime, else UTC. */
+	if (plat_timezone_name(s->tzname, sizeof(s->tzname)) < 0 || !tz_is_valid_name(s->tzname))
 		s->tzname[0] = '\0';
-		if (tz_zone_load(NULL, &s->zone) < 0 && tz_zone_fixed(0, &s->zone) < 0) {
-			free(s);
-			return -ENOMEM;
+	if (!s->tzname[0] || tz_zone_load(s->tzname, &s->zone) < 0) {
+		char rule[128];
+		if (plat_timezone_rule(rule, sizeof(rule)) < 0 || tz_zone_from_rule(rule, &s->zone) < 0) {
+			s->tzname[0] = '\0';
+			if (tz_zone_load(NULL, &s->zone) < 0 && tz_zone_fixed(0, &s->zone) < 0) {
+				free(s);
+				return -ENOMEM;
+			}
 		}
 	}
 	r = agent_json_load(state_dir, "schedule.json", &v);
@@ -222,6 +228,8 @@ static void fire_group(struct schedule_runner *s, json_t *g, json_t *queue, int6
 				 json_is_array(ex) ? json_incref(ex) : json_array(), "tags", gname);
 	if (!args)
 		return;
+	if (json_is_true(json_object_get(g, "use_fs_snapshot")))
+		json_object_set_new(args, "use_fs_snapshot", json_true());
 	append_run(queue, "backup", args, gname, ts, schedule_limits(s), added, id);
 	track(s, id, gname, when, attempt);
 	json_t *ret = json_object_get(g, "retention");

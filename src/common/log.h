@@ -12,6 +12,14 @@
 
 #include <stdbool.h>
 
+/* MinGW's printf attribute means msvcrt's dialect; the agent is built with
+ * MinGW's C99 stdio (__USE_MINGW_ANSI_STDIO), whose dialect is gnu_printf. */
+#ifdef __MINGW32__
+#define LOG_PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
+#else
+#define LOG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#endif
+
 enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
 
@@ -24,10 +32,10 @@ void log_init(enum log_level level, enum log_format format, const char *program)
 
 bool log_is_enabled(enum log_level level);
 
-void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
+void log_error(const char *fmt, ...) LOG_PRINTF(1, 2);
 
 #endif

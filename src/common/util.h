@@ -1,7 +1,9 @@
 /*
  * util.h — small checked helpers shared by server and agent: number parsing
  * with range checks (instead of atoi/strtol), bounded string copy, whole-file
- * read with a size cap, atomic file write.
+ * read with a size cap, atomic file write.  The file helpers (read, atomic
+ * write, mkdir -p, remove) are implemented per platform in
+ * plat_fs_posix.c / plat_fs_win32.c; paths are UTF-8 on every platform.
  */
 #ifndef RM_UTIL_H
 #define RM_UTIL_H
@@ -23,12 +25,17 @@ int util_strlcpy(char *dst, const char *src, size_t cap);
  * Return 0, -EFBIG if larger than max, or -errno. */
 int util_read_file(const char *path, size_t max, char **buf, size_t *len);
 
-/* Write data to path atomically (temp file in the same directory, fsync, rename)
- * with the given mode. Return 0 or -errno. */
-int util_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Write data to path atomically (temp file in the same directory, flush to
+ * stable storage, rename over the old file) with the given POSIX mode (on
+ * Windows the file inherits its directory's ACL instead). Return 0 or -errno. */
+int util_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
-/* Create a directory (and parents) with mode if missing. Return 0 or -errno. */
-int util_mkdir_p(const char *path, mode_t mode);
+/* Create a directory (and parents) with mode if missing (mode ignored on
+ * Windows: ACLs are inherited). Return 0 or -errno. */
+int util_mkdir_p(const char *path, unsigned mode);
+
+/* Remove a file; a missing file is success. Return 0 or -errno. */
+int util_remove_file(const char *path);
 
 /* Current wall clock time in milliseconds / seconds since the epoch. */
 int64_t util_now_ms(void);

@@ -1,7 +1,7 @@
 /*
  * api_sources.c — /api/v1/hosts/{id}/sources: source groups (name = restic
  * tag, include paths, excludes, retention, retry policy for missed runs,
- * pre/post-backup hooks sealed at rest).  Loop thread.
+ * pre/post-backup hooks sealed at rest, use_fs_snapshot: VSS on Windows).  Loop thread.
  *
  * {id} of a group is its numeric id or its name.  POST and PUT take the
  * whole group (absent optional fields get their defaults; PUT without
@@ -248,7 +248,8 @@ static void set_owned(char **dst, char *v)
 static int source_apply(struct http_ctx *c, json_t *body, bool full, bool creating, struct store_source *s,
 			bool *hooks_given, json_t **hooks)
 {
-	static const char *const known[] = {"name", "paths", "excludes", "retention", "retry", "hooks"};
+	static const char *const known[] = {"name",  "paths", "excludes",       "retention",
+					    "retry", "hooks", "use_fs_snapshot"};
 	const char *key, *name;
 	json_t *val, *v;
 	char *t;
@@ -316,6 +317,16 @@ static int source_apply(struct http_ctx *c, json_t *body, bool full, bool creati
 	v = json_object_get(body, "retry");
 	if (v && !json_is_null(v) && retry_fields(c, v, s) < 0)
 		return -1;
+	v = json_object_get(body, "use_fs_snapshot");
+	if (v && !json_is_null(v)) {
+		if (!json_is_boolean(v)) {
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'use_fs_snapshot' must be a boolean");
+			return -1;
+		}
+		s->use_fs_snapshot = json_is_true(v);
+	} else if (full) {
+		s->use_fs_snapshot = false;
+	}
 	v = json_object_get(body, "hooks");
 	if (v) {
 		if (hooks_value(c, v, hooks) < 0)

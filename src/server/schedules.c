@@ -88,6 +88,8 @@ static json_t *group_doc(struct server *srv, const struct store_source *s, bool 
 			      json_parse_or(s->paths, json_array()), "excludes", json_parse_or(s->excludes, json_array()),
 			      "retention", json_parse_or(s->retention, json_object()), "retry", "count",
 			      (json_int_t)s->retry_count, "backoff_seconds", (json_int_t)s->retry_backoff);
+	if (o)
+		json_object_set_new(o, "use_fs_snapshot", json_boolean(s->use_fs_snapshot));
 	if (!o || !with_hooks || !s->hooks)
 		return o;
 	char ad[64], *pt = NULL;
@@ -218,6 +220,8 @@ int jobs_group_args(struct server *srv, int64_t host_id, const char *kind, const
 		json_object_set_new(args, "paths", json_parse_or(s.paths, json_array()));
 		json_object_set_new(args, "excludes", json_parse_or(s.excludes, json_array()));
 		json_object_set_new(args, "tags", json_pack("[s]", s.name));
+		if (s.use_fs_snapshot)
+			json_object_set_new(args, "use_fs_snapshot", json_true());
 	} else if (strcmp(kind, "forget") == 0) {
 		json_t *ret = json_parse_or(s.retention, json_object());
 		json_object_update(args, ret);

@@ -200,5 +200,7 @@ const struct store_migration store_migrations[] = {
 	 "  check_failed = coalesce((SELECT json_extract(body, '$.check.ok') = 0 FROM repo_stats "
 	 "  WHERE repo_stats.host_id = hosts.id), 0);"
 	 "CREATE INDEX jobs_failed_finished ON jobs(finished_at) WHERE status = 'failed';"},
+	{5, "source groups: use_fs_snapshot (VSS on Windows hosts)",
+	 "ALTER TABLE sources ADD COLUMN use_fs_snapshot INTEGER NOT NULL DEFAULT 0;"},
 	{0, NULL, NULL},
 };

@@ -59,7 +59,7 @@ void store_sources_free(struct store_source *ss, size_t n)
 
 #define SOURCE_COLS                                                                                         \
 	"id, host_id, name, paths, excludes, retention, retry_count, retry_backoff, hooks, created_at, " \
-	"updated_at"
+	"updated_at, use_fs_snapshot"
 
 static int source_row(sqlite3_stmt *q, struct store_source *s)
 {
@@ -86,6 +86,7 @@ static int source_row(sqlite3_stmt *q, struct store_source *s)
 	}
 	s->created_at = sqlite3_column_int64(q, 9);
 	s->updated_at = sqlite3_column_int64(q, 10);
+	s->use_fs_snapshot = sqlite3_column_int64(q, 11) != 0;
 	if (!s->paths || !s->excludes || !s->retention || (b && n > 0 && !s->hooks)) {
 		store_source_release(s);
 		return -ENOMEM;
@@ -96,7 +97,8 @@ static int source_row(sqlite3_stmt *q, struct store_source *s)
 int store_source_insert(struct store *st, struct store_source *s)
 {
 	sqlite3_stmt *q = store_stmt(st, "INSERT INTO sources (host_id, name, paths, excludes, retention, "
-					 "retry_count, retry_backoff, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)");
+					 "retry_count, retry_backoff, created_at, updated_at, use_fs_snapshot) "
+					 "VALUES (?,?,?,?,?,?,?,?,?,?)");
 	int r;
 	if (!q)
 		return -EIO;
@@ -109,6 +111,7 @@ int store_source_insert(struct store *st, struct store_source *s)
 	sqlite3_bind_int64(q, 7, s->retry_backoff);
 	sqlite3_bind_int64(q, 8, s->created_at);
 	sqlite3_bind_int64(q, 9, s->created_at);
+	sqlite3_bind_int64(q, 10, s->use_fs_snapshot ? 1 : 0);
 	r = step_done(st, q);
 	if (r < 0)
 		return r;
@@ -120,7 +123,8 @@ int store_source_insert(struct store *st, struct store_source *s)
 int store_source_update(struct store *st, const struct store_source *s)
 {
 	sqlite3_stmt *q = store_stmt(st, "UPDATE sources SET name = ?, paths = ?, excludes = ?, retention = ?, "
-					 "retry_count = ?, retry_backoff = ?, updated_at = ? WHERE id = ? AND host_id = ?");
+					 "retry_count = ?, retry_backoff = ?, updated_at = ?, use_fs_snapshot = ? "
+					 "WHERE id = ? AND host_id = ?");
 	int r;
 	if (!q)
 		return -EIO;
@@ -131,8 +135,9 @@ int store_source_update(struct store *st, const struct store_source *s)
 	sqlite3_bind_int64(q, 5, s->retry_count);
 	sqlite3_bind_int64(q, 6, s->retry_backoff);
 	sqlite3_bind_int64(q, 7, s->updated_at);
-	sqlite3_bind_int64(q, 8, s->id);
-	sqlite3_bind_int64(q, 9, s->host_id);
+	sqlite3_bind_int64(q, 8, s->use_fs_snapshot ? 1 : 0);
+	sqlite3_bind_int64(q, 9, s->id);
+	sqlite3_bind_int64(q, 10, s->host_id);
 	r = step_done(st, q);
 	return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }

@@ -31,6 +31,7 @@ struct store_source {
 	char *excludes;  /* JSON array text, owned */
 	char *retention; /* JSON object text, owned */
 	int64_t retry_count, retry_backoff;
+	bool use_fs_snapshot; /* restic --use-fs-snapshot (VSS) on Windows hosts (migration 5) */
 	unsigned char *hooks; /* sealed blob or NULL, owned */
 	size_t hooks_len;
 	int64_t created_at, updated_at;

@@ -1,0 +1,265 @@
+"""The windows-amd64 release agent under wine64 against the real native server.
+
+* A stand-in restic.exe (tests/release/restic_standin_win.c, built here with
+  x86_64-w64-mingw32-gcc) replays restic 0.14's recorded JSON: a Linux restic
+  started from a wine process runs but its output is not captured (NOTES), so
+  Windows job tests need a Windows program.  It logs its arguments and whether
+  the repository credentials reached it through the environment.
+* enrol → hello → long-poll → a backup job queued by the server runs the stand-in
+  → events delivered → the job succeeded with restic's summary in the API, the
+  snapshots event lists the snapshot; a source group with use_fs_snapshot adds
+  --use-fs-snapshot (VSS) on Windows.
+* cancel of a long-running stand-in job ends it as cancelled (the process tree is
+  in a job object; CTRL_BREAK first, TerminateJobObject as the fallback).
+* `service install|start|stop|uninstall` through wine's service control manager,
+  checked with wine's own `sc query`; the installed service really runs the agent
+  loop (the host polls the server again from the service process).
+
+Paths handed to the agent are Windows paths on wine's Z: drive (the Linux root).
+WINEPREFIX is a fresh temporary directory per module (first start ~8 s);
+wineserver is killed at the end.  Skipped only when wine64 is not installed
+(scripts/deps.sh static installs it).
+"""
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import AGENTS_DIR, NATIVE_SERVER, AnyServer, bootstrap_admin, need, run, wait_for
+
+WINE = shutil.which("wine64") or ("/usr/lib/wine/wine64" if os.path.exists("/usr/lib/wine/wine64") else None)
+WINESERVER = shutil.which("wineserver") or next(
+    (p for p in ("/usr/lib/wine/wineserver64", "/usr/lib/wine/wineserver") if os.path.exists(p)), None)
+MINGW_CC = shutil.which("x86_64-w64-mingw32-gcc")
+HERE = os.path.dirname(os.path.abspath(__file__))
+PASSWORD = "windows-e2e-repo-password"
+
+pytestmark = pytest.mark.skipif(WINE is None, reason="wine64 is not installed (scripts/deps.sh static installs it)")
+
+
+def winpath(p):
+    """A Linux path as wine sees it on its Z: drive."""
+    return "Z:" + str(p).replace("/", "\\")
+
+
+class Wine:
+    def __init__(self, prefix):
+        self.env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
+
+    def run(self, *args, timeout=120, env=None):
+        return run([WINE] + [str(a) for a in args], env=dict(self.env, **(env or {})), timeout=timeout)
+
+    def kill_server(self):
+        if WINESERVER:
+            subprocess.run([WINESERVER, "-k"], env=self.env, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory):
+    agent = need(os.path.join(AGENTS_DIR, "restic-manager-agent-windows-amd64.exe"), "make agents")
+    if not MINGW_CC:
+        pytest.fail("x86_64-w64-mingw32-gcc missing (scripts/deps.sh static)")
+    root = tmp_path_factory.mktemp("wine")
+    w = Wine(root / "prefix")
+    w.agent = agent
+    w.restic = root / "restic.exe"
+    r = run([MINGW_CC, "-std=c17", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-s", "-o", str(w.restic),
+             os.path.join(HERE, "restic_standin_win.c")])
+    assert r.returncode == 0, r.stderr
+    # the first start creates the prefix (slow); every later start is ~1 s
+    r = w.run(agent, "--version", timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "restic-manager-agent version" in r.stdout
+    yield w
+    w.kill_server()
+
+
+@pytest.fixture
+def native(tmp_path):
+    s = AnyServer(tmp_path, need(NATIVE_SERVER, "make build"))
+    s.start()
+    yield s
+    rc = s.stop()
+    if rc not in (None, 0):
+        pytest.fail(f"server exited with {rc}:\n{s.log_text()[-4000:]}")
+
+
+class WinAgent:
+    def __init__(self, wine, tmp_path):
+        self.wine = wine
+        self.dir = tmp_path / "win-agent"
+        self.dir.mkdir()
+        self.conf = winpath(self.dir / "conf")
+        self.state = winpath(self.dir / "state")
+        self.standin_log = self.dir / "standin.log"
+        self.log_path = self.dir / "agent.log"
+        self.env = {"STANDIN_LOG": winpath(self.standin_log)}
+        self.proc = None
+
+    def args(self, *a):
+        return [self.wine.agent] + list(a) + ["--config-dir", self.conf, "--state-dir", self.state,
+                                              "--restic", winpath(self.wine.restic)]
+
+    def cli(self, *a, env=None, timeout=120):
+        return self.wine.run(*self.args(*a), env=dict(self.env, **(env or {})), timeout=timeout)
+
+    def start(self):
+        with open(self.log_path, "ab") as logf:
+            self.proc = subprocess.Popen([WINE] + [str(x) for x in self.args("run")],
+                                         env=dict(self.wine.env, **self.env), stdout=logf, stderr=logf)
+
+    def stop(self):
+        """SIGINT: wine delivers it as CTRL_C_EVENT, the agent stops cleanly (exit 0)."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return "killed"
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def calls(self):
+        try:
+            return self.standin_log.read_text(errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+
+
+def host_by_name(admin, name):
+    return next((h for h in admin.get("/api/v1/hosts").json()["items"] if h["name"] == name), None)
+
+
+def wait_job(admin, job_id, agent, timeout=120):
+    def done():
+        j = admin.get(f"/api/v1/jobs/{job_id}").json()
+        return j if j["status"] not in ("queued", "running") else None
+    try:
+        return wait_for(done, timeout=timeout, interval=0.1, what=f"job {job_id}")
+    except AssertionError:
+        raise AssertionError(f"job {job_id} did not finish; agent log:\n{agent.log()[-3000:]}")
+
+
+def enrol(admin, native, agent, hostname):
+    r = admin.post("/api/v1/enrollment-tokens", json={
+        "hostname": hostname, "repository": {"url": "C:\\restic-repo", "password": PASSWORD},
+        "paths": ["C:\\data"]})
+    assert r.status_code == 201, r.text
+    assert "install.ps1" in r.json()["install"]["windows"]
+    r = agent.cli("enroll", "--server", native.url, env={"RM_ENROL_TOKEN": r.json()["token"]})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "enrolled as host" in r.stdout
+
+
+def test_windows_agent_backup_and_cancel(wine, native, tmp_path):
+    admin = bootstrap_admin(native)
+    a = WinAgent(wine, tmp_path)
+    enrol(admin, native, a, "win-e2e")
+    a.start()
+    try:
+        wait_for(lambda: (host_by_name(admin, "win-e2e") or {}).get("status") == "online", timeout=120,
+                 what="windows agent online; log:\n" + a.log()[-2000:])
+        host = host_by_name(admin, "win-e2e")
+        h = admin.get(f"/api/v1/hosts/{host['id']}").json()
+        assert h.get("os") == "windows" and h.get("arch") == "amd64", h
+
+        # a backup queued by the server runs the stand-in; events reach the API
+        r = admin.post(f"/api/v1/hosts/{host['id']}/jobs", json={"kind": "backup", "paths": ["C:\\data"]})
+        assert r.status_code == 201, r.text
+        j = wait_job(admin, r.json()["id"], a)
+        assert j["status"] == "succeeded", (j, a.log()[-2000:])
+        assert j["exit_code"] == 0
+        assert j["summary"]["snapshot_id"] == "7e3a9b1c" and j["summary"]["files_new"] == 2, j
+        log = admin.get(f"/api/v1/jobs/{j['id']}/log").text
+        assert "backup --json" in log, log
+        snaps = wait_for(lambda: admin.get(f"/api/v1/hosts/{host['id']}/snapshots").json()["items"], timeout=60,
+                         what="snapshots in the API")
+        assert snaps[0]["short_id"] == "7e3a9b1c", snaps
+        calls = a.calls()
+        assert any(c.startswith("backup --json") and c.endswith("-- C:\\data") for c in calls), calls
+        assert "env-ok" in calls, calls  # credentials through the environment, not argv
+        assert not any(PASSWORD in c for c in calls)
+        assert not any("--use-fs-snapshot" in c for c in calls), calls
+
+        # cancel: a long-running stand-in ends, the job is cancelled
+        r = admin.post(f"/api/v1/hosts/{host['id']}/jobs", json={"kind": "backup", "paths": ["C:\\slow"]})
+        assert r.status_code == 201, r.text
+        jid = r.json()["id"]
+        wait_for(lambda: admin.get(f"/api/v1/jobs/{jid}").json()["status"] == "running" and
+                 any(c.endswith("C:\\slow") for c in a.calls()), timeout=60, what="slow job running")
+        t0 = time.monotonic()
+        r = admin.post(f"/api/v1/jobs/{jid}/cancel")
+        assert r.status_code in (200, 202), r.text
+        j = wait_job(admin, jid, a, timeout=60)
+        assert j["status"] == "cancelled", (j, a.log()[-2000:])
+        # well before the stand-in's own 120 s: the agent ended it
+        assert time.monotonic() - t0 < 45, a.log()[-2000:]
+        graceful = "interrupted" in a.calls()
+        print(f"windows cancel: {'CTRL_BREAK reached the stand-in' if graceful else 'job object terminated it'}")
+        # a source group with use_fs_snapshot: restic backup --use-fs-snapshot (VSS) on Windows
+        r = admin.post(f"/api/v1/hosts/{host['id']}/sources",
+                       json={"name": "vss", "paths": ["C:\\vss-data"], "use_fs_snapshot": True})
+        assert r.status_code == 201, r.text
+        assert r.json()["use_fs_snapshot"] is True
+        r = admin.post(f"/api/v1/hosts/{host['id']}/jobs", json={"kind": "backup", "group": "vss"})
+        assert r.status_code == 201, r.text
+        j = wait_job(admin, r.json()["id"], a)
+        assert j["status"] == "succeeded", (j, a.log()[-2000:])
+        assert any(c.startswith("backup --json") and "--use-fs-snapshot" in c and c.endswith("C:\\vss-data")
+                   for c in a.calls()), a.calls()
+
+    finally:
+        rc = a.stop()
+    assert rc == 0, a.log()[-3000:]
+    assert "stopped" in a.log()
+
+
+def test_windows_service_commands(wine, native, tmp_path):
+    """service install/start/stop/uninstall through wine's SCM; the service runs the agent loop."""
+    admin = bootstrap_admin(native)
+    a = WinAgent(wine, tmp_path)
+    enrol(admin, native, a, "win-svc")
+    r = a.cli("service", "install")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "installed" in r.stdout and "service run" in r.stdout, r.stdout
+    try:
+        q = wine.run("sc", "query", "restic-manager-agent", timeout=60)
+        assert "restic-manager-agent" in q.stdout and "STOPPED" in q.stdout, q.stdout + q.stderr
+        r = a.cli("service", "install")  # idempotent: updates the existing service
+        assert r.returncode == 0 and "updated" in r.stdout, r.stdout + r.stderr
+
+        r = a.cli("service", "start", env={"STANDIN_LOG": winpath(a.standin_log)})
+        assert r.returncode == 0, r.stdout + r.stderr + (a.dir / "state" / "agent.log").read_text(errors="replace")
+        q = wine.run("sc", "query", "restic-manager-agent", timeout=60)
+        assert "RUNNING" in q.stdout, q.stdout
+        # the service process is the agent: it comes online and runs a job
+        wait_for(lambda: (host_by_name(admin, "win-svc") or {}).get("status") == "online", timeout=120,
+                 what="service agent online")
+        host = host_by_name(admin, "win-svc")
+        r = admin.post(f"/api/v1/hosts/{host['id']}/jobs", json={"kind": "snapshots"})
+        assert r.status_code == 201, r.text
+        j = wait_job(admin, r.json()["id"], a)
+        assert j["status"] == "succeeded", j
+        svc_log = (a.dir / "state" / "agent.log").read_text(errors="replace")
+        assert "starting" in svc_log, svc_log
+
+        r = a.cli("service", "stop")
+        assert r.returncode == 0, r.stdout + r.stderr
+        q = wine.run("sc", "query", "restic-manager-agent", timeout=60)
+        assert "STOPPED" in q.stdout, q.stdout
+        assert "stopped" in (a.dir / "state" / "agent.log").read_text(errors="replace")
+    finally:
+        r = a.cli("service", "uninstall")
+    assert r.returncode == 0, r.stdout + r.stderr
+    q = wine.run("sc", "query", "restic-manager-agent", timeout=60)
+    assert "STOPPED" not in q.stdout and "RUNNING" not in q.stdout, q.stdout
