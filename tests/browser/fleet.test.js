@@ -58,7 +58,7 @@ test('add a host: install commands, then the enrolled host appears live', async 
   await uiLogin(dash, ADMIN.username, ADMIN.password);
   await dash.locator('.live', { hasText: 'live' }).waitFor();
 
-  const page = await newPage(browser, server);
+  const page = await newPage(browser, server, { permissions: ['clipboard-read', 'clipboard-write'] });
   await uiLogin(page, ADMIN.username, ADMIN.password);
   await page.goto('/#/hosts/new');
   await page.getByLabel('Host name').fill('web-01');
@@ -72,6 +72,20 @@ test('add a host: install commands, then the enrolled host appears live', async 
   const linux = await page.locator('.cmd pre').first().textContent();
   assert.ok(linux.includes(token) || linux.includes('RM_ENROL_TOKEN'), 'linux command carries the token');
   await page.getByText(/Token expires in \d+:\d\d/).waitFor();
+  // The countdown starts at (just under) an hour and ticks down.
+  const cd = page.locator('.countdown');
+  const t0 = await cd.textContent();
+  const [, mm, ss] = t0.match(/in (\d+):(\d\d)/);
+  assert.ok(Number(mm) * 60 + Number(ss) > 3500 && Number(mm) * 60 + Number(ss) <= 3600, `countdown ${t0}`);
+  await waitFor(async () => (await cd.textContent()) !== t0, { what: 'the countdown to tick' });
+  // Copy buttons put exactly the shown commands on the clipboard.
+  const windows = await page.locator('.cmd pre').nth(1).textContent();
+  assert.match(windows, /install\.ps1/);
+  for (const [label, text] of [['Linux (run as root)', linux], ['Windows (PowerShell as Administrator)', windows]]) {
+    await page.getByRole('button', { name: `Copy the ${label} command` }).click();
+    await waitFor(async () => (await page.evaluate(() => navigator.clipboard.readText())) === text, { what: `${label} command on the clipboard` });
+  }
+  await page.getByText('Copied to clipboard').first().waitFor();
   assert.deepEqual(await unlabelledControls(page), []);
   await shot(page, 'add-host');
 

@@ -342,3 +342,57 @@ test('every page: no horizontal scroll at 360 px, labelled controls, dark theme,
   assert.equal(again.status, 304);
   await done(page);
 });
+
+test('a viewer gets every host tab, the job page and the wizard read-only', async (t) => {
+  if (!hosts.alpha) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const r = await admin.post('/api/v1/users', { username: 'vic', password: 'viewer password 9', role: 'viewer' });
+  assert.equal(r.status, 201, r.text);
+  const id = hosts.alpha.id;
+  const job = (await admin.get(`/api/v1/jobs?host=${id}&kind=backup`)).json.items[0];
+  const page = await newPage(browser, server);
+  await uiLogin(page, 'vic', 'viewer password 9');
+  // Buttons a viewer may still use: table sorting, folder toggles.
+  const writeButtons = () => page.locator('main button:not([disabled]):not(.sort):not(.twisty)').allTextContents();
+  for (const tab of ['snapshots', 'sources', 'schedules', 'repo', 'jobs']) {
+    await page.goto(`/#/hosts/${id}/${tab}`);
+    await page.locator('.tab-body h2').first().waitFor();
+    await page.locator('.tab-body .loading').waitFor({ state: 'detached' });
+    assert.deepEqual(await writeButtons(), [], `${tab}: no write actions`);
+    assert.equal(await page.getByRole('link', { name: /Restore/ }).count(), 0, `${tab}: no restore links`);
+  }
+  // Settings are shown but cannot be changed.
+  await page.goto(`/#/hosts/${id}/repo`);
+  await page.getByText('You need the operator role to change the maintenance schedule.').waitFor();
+  assert.ok(await page.getByLabel('Prune unreferenced data: every (hours)').isDisabled());
+  await page.goto(`/#/jobs/${job.id}`);
+  await page.getByRole('heading', { name: 'Log' }).waitFor();
+  assert.deepEqual(await writeButtons(), [], 'job page: no write actions');
+  await page.getByRole('link', { name: 'Download text' }).waitFor();
+  await page.goto(`/#/hosts/${id}/restore`);
+  await page.getByText('This page needs the operator role').waitFor();
+  await shot(page, 'host-repo-viewer');
+  await done(page);
+});
+
+test('empty states and clear errors: no snapshots, no schedules, unknown host, unknown job, unknown page', async (t) => {
+  if (!hosts.beta) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto(`/#/hosts/${hosts.beta.id}/snapshots`);
+  await page.getByText('No snapshots yet').waitFor();
+  await page.locator('.empty').getByRole('button', { name: 'Back up now' }).waitFor();
+  await page.goto(`/#/hosts/${hosts.beta.id}/schedules`);
+  await page.getByText('No schedules', { exact: true }).waitFor();
+  await page.goto(`/#/hosts/${hosts.beta.id}/restore`);
+  await page.getByText('This host has no snapshots to restore from yet.').waitFor();
+  await page.goto('/#/hosts/987654');
+  await page.getByRole('alert').getByText(/Could not load this host/).waitFor();
+  await page.getByRole('link', { name: '← Dashboard' }).waitFor();
+  await page.goto(`/#/jobs/${'0'.repeat(32)}`);
+  await page.getByRole('alert').getByText(/Could not load job/).waitFor();
+  await page.goto('/#/no/such/page');
+  await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+  await shot(page, 'not-found');
+  // The failed loads above are the only console errors (the browser logs a 404).
+  await done(page, [/status of 404/]);
+});
