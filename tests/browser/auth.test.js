@@ -305,3 +305,20 @@ test('audit trail: pages of 50 (older/newer), outcome and date filters, CSV expo
   await page.getByText('No audit records match').waitFor();
   await done(page, allow);
 });
+
+test('the harness fails a page on a CSP violation (inline script or style) and on a console error', async () => {
+  const page = await newPage(browser, server);
+  await page.goto('/#/login');
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  assert.deepEqual(page.errors, []);
+  await page.evaluate(() => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__inline = 1';
+    document.body.append(s);
+    document.body.setAttribute('style', 'background: red');
+  });
+  await waitFor(() => page.errors.filter((e) => /CSP violation/.test(e)).length >= 2, { what: 'both violations reported' });
+  assert.equal(await page.evaluate(() => window.__inline), undefined, 'the inline script did not run');
+  assert.notEqual(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), 'rgb(255, 0, 0)');
+  await assert.rejects(done(page), /unexpected browser errors:[\s\S]*CSP violation: script-src/);
+});
