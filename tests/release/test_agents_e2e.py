@@ -256,3 +256,50 @@ def test_install_sh_with_real_static_agent(tmp_path):
         if agent:
             agent.stop()
         server.stop()
+
+
+def test_the_servers_install_one_liner_runs_verbatim(tmp_path):
+    """The exact `install.linux` command the API hands out (curl … | sudo
+    RM_SERVER=… RM_ENROL_TOKEN=… sh) installs and enrols the real static agent;
+    only sudo is a stand-in (it execs through env, as sudo VAR=value does) and the
+    installation root comes from RM_INSTALL_ROOT.  Then the printed undo command
+    (--uninstall) removes it again."""
+    need(os.path.join(DIST_TREE, "agent-binaries", "restic-manager-agent-linux-amd64"), "make dist")
+    server = AnyServer(tmp_path, need(STATIC_SERVER["amd64"], "make server-static TARGET=amd64"),
+                       env={"RM_BUNDLED_ASSETS_DIR": DIST_TREE})
+    server.start()
+    try:
+        admin = bootstrap_admin(server)
+        r = admin.post("/api/v1/enrollment-tokens",
+                       json={"hostname": "one-liner", "repository": {"url": str(tmp_path / "repo"), "password": PASSWORD},
+                             "paths": [str(tmp_path)]})
+        assert r.status_code == 201, r.text
+        cmd = r.json()["install"]["linux"]
+        assert cmd.startswith(f"curl -fsSL '{server.url}/install/install.sh' | sudo ")
+        fakebin = tmp_path / "fakebin"
+        fakebin.mkdir()
+        for name, body in (("systemctl", f'printf "%s\\n" "$*" >> "{tmp_path}/systemctl.log"'),
+                           ("sudo", 'exec env "$@"')):
+            (fakebin / name).write_text(f"#!/bin/sh\n{body}\n")
+            (fakebin / name).chmod(0o755)
+        root = tmp_path / "root"
+        env = dict(os.environ, PATH=f"{fakebin}:{os.environ['PATH']}", RM_SYSTEMCTL=str(fakebin / "systemctl"),
+                   RM_INSTALL_ROOT=str(root))
+        out = run(["sh", "-c", cmd], env=env)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert r.json()["token"] not in out.stdout + out.stderr  # the token is not echoed back
+        binp = root / "usr/local/bin/restic-manager-agent"
+        assert binp.read_bytes() == open(os.path.join(DIST_TREE, "agent-binaries",
+                                                     "restic-manager-agent-linux-amd64"), "rb").read()
+        assert (root / "etc/restic-manager/agent.token").is_file()
+        assert host_by_name(admin, "one-liner") is not None
+        assert "enable --now restic-manager-agent.service" in (tmp_path / "systemctl.log").read_text()
+        # the undo the installer printed
+        undo = next(ln for ln in out.stdout.splitlines() if "to undo:" in ln).split("to undo:", 1)[1]
+        undo = undo.split("(as root")[0].strip()
+        assert "--uninstall" in undo
+        u = run(["sh", "-c", undo], env=env)
+        assert u.returncode == 0, u.stdout + u.stderr
+        assert not binp.exists() and not (root / "etc/systemd/system/restic-manager-agent.service").exists()
+    finally:
+        server.stop()
