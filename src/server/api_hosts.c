@@ -33,9 +33,8 @@
 #define MAX_ENV_VALUE 4096
 #define MAX_PATHS     256
 #define MAX_PATH_LEN  4096
-#define MAX_TAGS      32
 #define HOST_TAGS_MAX      32
-#define HOST_TAG_MAX_LEN   64
+#define HOST_TAG_MAX_LEN   128
 #define HOST_LIMIT_MAX_KIB (10 * 1024 * 1024) /* 10 GiB/s: above any real link */
 
 static bool is_hostname(const char *s)
@@ -143,6 +142,38 @@ static json_t *array_or_empty(const char *text)
 	return v;
 }
 
+/* Tags, at enrolment and in PATCH alike: short, trimmed, no commas (the
+ * UI's editor splits on them), no duplicates.  Return 0 or -1 after replying. */
+static int tags_check(struct http_ctx *c, json_t *v)
+{
+	json_t *e;
+	size_t i, k;
+	if (!json_is_array(v) || json_array_size(v) > HOST_TAGS_MAX) {
+		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'tags' must be an array of at most %d strings",
+		                 HOST_TAGS_MAX);
+		return -1;
+	}
+	json_array_foreach(v, i, e)
+	{
+		const char *t = json_string_value(e);
+		size_t n = json_string_length(e);
+		if (!t || n < 1 || n > HOST_TAG_MAX_LEN || !no_ctl(t, n) || strchr(t, ',') || t[0] == ' ' ||
+		    t[n - 1] == ' ') {
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "field 'tags' must hold strings of 1 to %d bytes without commas, control "
+			                 "characters or surrounding spaces",
+			                 HOST_TAG_MAX_LEN);
+			return -1;
+		}
+		for (k = 0; k < i; k++)
+			if (strcmp(json_string_value(json_array_get(v, k)), t) == 0) {
+				http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'tags' lists '%s' twice", t);
+				return -1;
+			}
+	}
+	return 0;
+}
+
 /* ---- enrolment tokens ---- */
 
 static void base_url(struct server *srv, char *out, size_t cap)
@@ -209,9 +240,17 @@ void api_enrollment_tokens_create(struct http_ctx *c)
 	} else {
 		env = NULL;
 	}
-	tags = str_array_text(c, body, "tags", MAX_TAGS, 128);
-	if (!tags)
+	if (json_object_get(body, "tags") && !json_is_null(json_object_get(body, "tags"))) {
+		if (tags_check(c, json_object_get(body, "tags")) < 0)
+			return;
+		tags = json_dumps(json_object_get(body, "tags"), JSON_COMPACT);
+	} else {
+		tags = strdup("[]");
+	}
+	if (!tags) {
+		http_reply_error(c, 503, "out_of_memory", "try again later");
 		return;
+	}
 	paths = str_array_text(c, body, "paths", MAX_PATHS, MAX_PATH_LEN);
 	if (!paths)
 		goto out;
@@ -426,38 +465,6 @@ void api_hosts_delete(struct http_ctx *c)
 }
 
 /* ---- host settings ---- */
-
-/* Tags as the UI edits them: short, trimmed, no commas (the editor is a
- * comma-separated field), no duplicates.  Return 0 or -1 after replying. */
-static int tags_check(struct http_ctx *c, json_t *v)
-{
-	json_t *e;
-	size_t i, k;
-	if (!json_is_array(v) || json_array_size(v) > HOST_TAGS_MAX) {
-		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'tags' must be an array of at most %d strings",
-		                 HOST_TAGS_MAX);
-		return -1;
-	}
-	json_array_foreach(v, i, e)
-	{
-		const char *t = json_string_value(e);
-		size_t n = json_string_length(e);
-		if (!t || n < 1 || n > HOST_TAG_MAX_LEN || !no_ctl(t, n) || strchr(t, ',') || t[0] == ' ' ||
-		    t[n - 1] == ' ') {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
-			                 "field 'tags' must hold strings of 1 to %d bytes without commas, control "
-			                 "characters or surrounding spaces",
-			                 HOST_TAG_MAX_LEN);
-			return -1;
-		}
-		for (k = 0; k < i; k++)
-			if (strcmp(json_string_value(json_array_get(v, k)), t) == 0) {
-				http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'tags' lists '%s' twice", t);
-				return -1;
-			}
-	}
-	return 0;
-}
 
 void api_hosts_update(struct http_ctx *c)
 {

@@ -38,7 +38,7 @@ def make_user(admin, server, name, role):
     ({"tags": "prod"}, "tags"),
     ({"tags": ["ok", 5]}, "tags"),
     ({"tags": [""]}, "tags"),
-    ({"tags": ["x" * 65]}, "tags"),
+    ({"tags": ["x" * 129]}, "tags"),
     ({"tags": ["a,b"]}, "tags"),
     ({"tags": [" padded"]}, "tags"),
     ({"tags": ["line\nbreak"]}, "tags"),
@@ -69,6 +69,21 @@ def test_patch_rejects_bad_fields_naming_them(server, admin, body, field):
     after = admin.get(f"/api/v1/hosts/{a.host_id}").json()
     for k in ("name", "tags", "limit_upload_kib", "limit_download_kib"):
         assert after[k] == before[k]
+
+
+def test_enrolment_tags_follow_the_same_rules(server, admin):
+    base = {"hostname": "tagged", "repository": {"url": "/tmp/r", "password": REPO_PASSWORD}}
+    for bad in (["a,b"], ["dup", "dup"], [" x"], ["y" * 129], "prod"):
+        r = admin.post("/api/v1/enrollment-tokens", json=dict(base, tags=bad))
+        assert r.status_code == 400 and "'tags'" in r.json()["error"]["message"], (bad, r.text)
+    tok = admin.post("/api/v1/enrollment-tokens", json=dict(base, tags=["prod", "z" * 128])).json()["token"]
+    from test_agent_protocol import FakeAgent
+    a = FakeAgent(server)
+    assert a.enroll(tok).status_code == 201
+    h = admin.get(f"/api/v1/hosts/{a.host_id}").json()
+    assert h["tags"] == ["prod", "z" * 128]
+    # What enrolment accepted, PATCH accepts back unchanged.
+    assert admin.patch(f"/api/v1/hosts/{a.host_id}", json={"tags": h["tags"]}).status_code == 200
 
 
 def test_patch_rejects_non_objects_and_empty(server, admin):
