@@ -1,12 +1,13 @@
 // pages_host.js — one host: header, vitals and tabs (Snapshots, Sources,
-// Schedules, Repo, Jobs, Settings).  Write actions are shown to operators
-// (admins for delete) only; the API enforces the same rules.
+// Schedules, Repo, Jobs, Settings; Sources and Schedules live in
+// host_config.js, Repo in host_repo.js).  Write actions are shown to
+// operators (admins for delete) only; the API enforces the same rules.
 import { api, listAll, qs } from './api.js';
 import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, tabs, actionButton, toDate, put } from './ui.js';
 import { hostName, hostStatus, hostOs, lastBackup, repoSize, snapshotCount, hostTags, lastSeen } from './hostfields.js';
 import { fleetStream } from './pages_dash.js';
-import { describeCron } from './cron.js';
 import { tabRepo } from './host_repo.js';
+import { tabSources, tabSchedules } from './host_config.js';
 import { barChart } from './charts.js';
 
 const TABS = [['snapshots', 'Snapshots'], ['sources', 'Sources'], ['schedules', 'Schedules'], ['repo', 'Repository'], ['jobs', 'Jobs'], ['settings', 'Settings']];
@@ -111,114 +112,6 @@ async function tabSnapshots(ctx, host, body) {
           h('td', { 'data-label': 'Size', class: 'num hide-sm', text: fmtBytes(s.size ?? (s.summary && s.summary.total_bytes_processed)) }),
           op ? h('td', { class: 'actions-cell' }, h('a', { class: 'btn small', href: `#/hosts/${host.id}/restore?snapshot=${encodeURIComponent(sid)}`, text: 'Restore…', 'aria-label': `Restore from snapshot ${s.short_id || sid}` })) : null);
       })))));
-}
-
-const KEEP_ORDER = ['keep_last', 'keep_hourly', 'keep_daily', 'keep_weekly', 'keep_monthly', 'keep_yearly', 'keep_within'];
-function retentionText(ret) {
-  const parts = Object.entries(ret || {}).filter(([, v]) => v !== null && v !== undefined && v !== 0 && v !== '')
-    .sort(([a], [b]) => KEEP_ORDER.indexOf(a) - KEEP_ORDER.indexOf(b))
-    .map(([k, v]) => `${k.replace(/^keep_/, '').replace(/_/g, ' ')} ${v}`);
-  return parts.length ? 'keep ' + parts.join(', ') : 'keep everything';
-}
-
-function linesOf(textarea) { return textarea.value.split('\n').map((s) => s.trim()).filter(Boolean); }
-
-async function tabSources(ctx, host, body) {
-  let items;
-  try { items = await listAll(`/hosts/${host.id}/sources`); } catch (e) { put(clear(body), errorBox(e, 'source groups')); return; }
-  put(clear(body), h('h2', { text: 'Source groups' }), h('p', { class: 'muted', text: 'Each group is backed up as a restic tag with its own paths, excludes and retention.' }));
-  if (!items.length) put(body, emptyState('No source groups', 'The default group is created when the host enrols.'));
-  for (const s of items) {
-    const ret = s.retention || {};
-    put(body, h('article', { class: 'subcard' },
-      h('div', { class: 'section-head' }, h('h3', { text: s.name }),
-        ctx.can('operator') ? h('div', { class: 'button-row' },
-          actionButton('Back up this group', () => startJob(ctx, host.id, { kind: 'backup', group: s.name }, 'Backup'), 'btn small'),
-          actionButton('Apply retention', async () => {
-            if (!await confirmDialog({ title: `Apply retention to “${s.name}”?`, text: `Snapshots of this group outside its retention policy (${retentionText(s.retention)}) are forgotten. Their data is removed at the next prune.`, ok: 'Forget snapshots' })) return;
-            await startJob(ctx, host.id, { kind: 'forget', group: s.name }, 'Forget');
-          }, 'btn small'),
-          s.name !== 'default' ? actionButton('Delete', async () => {
-            if (!await confirmDialog({ title: `Delete source group “${s.name}”?`, text: 'Schedules stop backing it up. Existing snapshots stay in the repository.', ok: 'Delete group' })) return;
-            await api.del(`/hosts/${host.id}/sources/${encodeURIComponent(s.name)}`);
-            toast('Source group deleted', 'ok');
-            tabSources(ctx, host, body);
-          }, 'btn small danger') : null) : null),
-      kv([
-        ['Paths', (s.paths || []).map((p) => h('div', { class: 'mono', text: p }))],
-        ['Excludes', (s.excludes || []).length ? s.excludes.map((p) => h('div', { class: 'mono', text: p })) : null],
-        ['Retention', retentionText(ret)],
-        s.retries !== undefined ? ['Retries', String(s.retries)] : null,
-      ])));
-  }
-  if (!ctx.can('operator')) return;
-  const name = h('input', { required: true, pattern: '[A-Za-z0-9._\\-]+', maxlength: 64 });
-  const paths = h('textarea', { rows: 3, spellcheck: 'false' });
-  const excl = h('textarea', { rows: 2, spellcheck: 'false' });
-  const keepLast = h('input', { type: 'number', min: 0, inputmode: 'numeric' });
-  const keepDaily = h('input', { type: 'number', min: 0, inputmode: 'numeric', value: '7' });
-  const keepWeekly = h('input', { type: 'number', min: 0, inputmode: 'numeric', value: '4' });
-  const keepMonthly = h('input', { type: 'number', min: 0, inputmode: 'numeric', value: '12' });
-  const form = h('form', { class: 'subcard' }, h('h3', { text: 'Add a source group' }),
-    h('div', { class: 'grid2' }, field('Name (restic tag)', name), field('Paths (one per line)', paths)),
-    field('Excludes (one pattern per line)', excl),
-    h('fieldset', null, h('legend', { text: 'Retention' }), h('div', { class: 'grid4' }, field('Keep last', keepLast), field('Daily', keepDaily), field('Weekly', keepWeekly), field('Monthly', keepMonthly))),
-    h('button', { type: 'submit', class: 'btn primary', text: 'Add group' }));
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const retention = {};
-    for (const [k, el] of [['keep_last', keepLast], ['keep_daily', keepDaily], ['keep_weekly', keepWeekly], ['keep_monthly', keepMonthly]])
-      if (el.value !== '') retention[k] = Number(el.value);
-    try {
-      await api.post(`/hosts/${host.id}/sources`, { name: name.value.trim(), paths: linesOf(paths), excludes: linesOf(excl), retention });
-      toast('Source group added', 'ok');
-      tabSources(ctx, host, body);
-    } catch (e) { toast(e.message, 'bad'); }
-  });
-  put(body, form);
-}
-
-async function tabSchedules(ctx, host, body) {
-  let items, meta = {};
-  try {
-    meta = await api.get(`/hosts/${host.id}/schedules`);
-    items = (meta && meta.items) || [];
-  } catch (e) { put(clear(body), errorBox(e, 'schedules')); return; }
-  put(clear(body), h('h2', { text: 'Schedules' }));
-  if (meta.timezone) put(body, h('p', { class: 'muted small', text: `Times are in the host's time zone (${meta.timezone}).` }));
-  if (meta.drift) put(body, h('div', { class: 'notice warn', role: 'status', text: `The agent has not confirmed the latest schedule yet (it runs version ${meta.applied_version}, current is ${meta.version}).` }));
-  if (!items.length) put(body, emptyState('No schedules', 'Without a schedule this host backs up only when you press “Back up now”.'));
-  else put(body, h('div', { class: 'table-wrap' }, h('table', { class: 'table' },
-    h('thead', null, h('tr', null, ['When', 'Groups', 'Next runs', 'State', ctx.can('operator') ? 'Actions' : null].filter(Boolean).map((t) => h('th', { scope: 'col', text: t })))),
-    h('tbody', null, items.map((s) => h('tr', null,
-      h('td', { 'data-label': 'When' }, h('code', { text: s.cron }), h('div', { class: 'muted small', text: s.description || describeCron(s.cron) })),
-      h('td', { 'data-label': 'Groups' }, (s.groups || []).map((g) => h('span', { class: 'tag', text: g }))),
-      h('td', { 'data-label': 'Next runs' }, (s.next_runs || []).slice(0, 3).map((t) => h('div', { text: fmtTime(t) }))),
-      h('td', { 'data-label': 'State' }, s.enabled === false ? badge('none', 'disabled') : badge('succeeded', 'enabled')),
-      ctx.can('operator') ? h('td', { class: 'actions-cell' }, h('button', { type: 'button', class: 'btn small danger', text: 'Delete', 'aria-label': `Delete schedule ${s.cron}`,
-        onclick: async () => {
-          if (!await confirmDialog({ title: 'Delete schedule?', text: `“${s.cron}” stops firing on ${hostName(host)}.`, ok: 'Delete' })) return;
-          try { await api.del(`/hosts/${host.id}/schedules/${s.id}`); toast('Schedule deleted', 'ok'); tabSchedules(ctx, host, body); } catch (e) { toast(e.message, 'bad'); }
-        } })) : null))))));
-  if (!ctx.can('operator')) return;
-  const cron = h('input', { required: true, value: '0 2 * * *', spellcheck: 'false' });
-  const desc = h('div', { class: 'hint', 'aria-live': 'polite', text: describeCron(cron.value) });
-  cron.addEventListener('input', () => { desc.textContent = describeCron(cron.value); });
-  const groups = h('input', { value: 'default', spellcheck: 'false' });
-  const enabled = h('input', { type: 'checkbox', checked: true });
-  const form = h('form', { class: 'subcard' }, h('h3', { text: 'Add a schedule' }),
-    h('div', { class: 'grid2' }, h('div', null, field('Cron expression (minute hour day month weekday)', cron), desc), field('Source groups (comma-separated)', groups)),
-    h('label', { class: 'check' }, enabled, ' Enabled'),
-    h('div', null, h('button', { type: 'submit', class: 'btn primary', text: 'Add schedule' })));
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    try {
-      await api.post(`/hosts/${host.id}/schedules`, { cron: cron.value.trim(), groups: groups.value.split(',').map((s) => s.trim()).filter(Boolean), enabled: enabled.checked });
-      toast('Schedule added', 'ok');
-      tabSchedules(ctx, host, body);
-    } catch (e) { toast(e.message, 'bad'); }
-  });
-  put(body, form);
 }
 
 export function jobDuration(j) {

@@ -396,3 +396,55 @@ test('empty states and clear errors: no snapshots, no schedules, unknown host, u
   // The failed loads above are the only console errors (the browser logs a 404).
   await done(page, [/status of 404/]);
 });
+
+test('sources and schedules: edit a group (excludes, retention, retries); add, disable and edit a schedule', async (t) => {
+  if (!hosts.beta) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const id = hosts.beta.id;
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto(`/#/hosts/${id}/sources`);
+  await page.getByRole('button', { name: 'Edit group default' }).click();
+  const form = page.getByRole('form', { name: 'Edit source group “default”' });
+  assert.equal(await form.getByLabel('Paths (one per line)').inputValue(), data);
+  await form.getByLabel('Excludes (one pattern per line)').fill('*.tmp\n/var/cache');
+  await form.getByLabel('Retention: keep last').fill('3');
+  await form.getByLabel('Retries', { exact: true }).fill('2');
+  assert.deepEqual(await unlabelledControls(page), []);
+  await form.getByRole('button', { name: 'Save group' }).click();
+  await page.getByText('Source group saved').waitFor();
+  const card = page.locator('article', { has: page.getByRole('heading', { name: 'default', exact: true }) });
+  await card.getByText('/var/cache').waitFor();
+  await card.getByText(/keep last 3/).waitFor();
+  await card.getByText('2, 300 s apart').waitFor();
+  const g = (await admin.get(`/api/v1/hosts/${id}/sources/default`)).json;
+  assert.deepEqual(g.excludes, ['*.tmp', '/var/cache']);
+  assert.equal(g.retention.keep_last, 3);
+  assert.equal(g.retry.count, 2);
+
+  await page.getByRole('link', { name: 'Schedules' }).click();
+  await page.getByLabel(/Cron expression/).fill('0 4 1 1 *');
+  await page.getByRole('button', { name: 'Add schedule' }).click();
+  const row = page.locator('tbody tr', { has: page.locator('code', { hasText: '0 4 1 1 *' }) });
+  await row.getByText('enabled').waitFor();
+  await row.getByRole('button', { name: 'Disable schedule 0 4 1 1 *' }).click();
+  await row.getByText('disabled').waitFor();
+  assert.equal(await row.locator('td[data-label="Next runs"]').textContent(), '—');
+  await row.getByRole('button', { name: 'Edit schedule 0 4 1 1 *' }).click();
+  await page.getByRole('heading', { name: 'Edit schedule “0 4 1 1 *”' }).waitFor();
+  await page.getByLabel(/Cron expression/).fill('15 4 1 1 *');
+  await page.getByLabel('Random delay (seconds, 0–86400)').fill('60');
+  await page.getByLabel('Enabled').check();
+  await page.getByRole('button', { name: 'Save schedule' }).click();
+  await page.getByText('Schedule saved').waitFor();
+  const edited = page.locator('tbody tr', { has: page.locator('code', { hasText: '15 4 1 1 *' }) });
+  await edited.getByText('up to 60 s random delay').waitFor();
+  await edited.getByText('enabled').waitFor();
+  assert.equal(await page.locator('code', { hasText: '0 4 1 1 *' }).count(), 0, 'edited in place, not added');
+  const s = (await admin.get(`/api/v1/hosts/${id}/schedules`)).json.items;
+  assert.equal(s.length, 1);
+  assert.equal(s[0].cron, '15 4 1 1 *');
+  assert.equal(s[0].random_delay_seconds, 60);
+  assert.equal(s[0].enabled, true);
+  await shot(page, 'host-schedules-edit');
+  await done(page);
+});
