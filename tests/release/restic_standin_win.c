@@ -6,8 +6,9 @@
  *
  * It replays restic 0.14's JSON shapes (NOTES: backup status/summary lines,
  * snapshots array, stats) and appends one line per call to %STANDIN_LOG%:
- * the arguments, then "env-ok" when RESTIC_REPOSITORY and RESTIC_PASSWORD
- * were in its environment.  A backup of a path containing "slow" keeps
+ * the arguments, "args=" with each argument in <> (how the agent's quoting
+ * arrived), then "env-ok" when RESTIC_REPOSITORY and RESTIC_PASSWORD were in
+ * its environment.  A backup of a path containing "slow" keeps
  * reporting progress for up to 120 s (the cancel test): a CTRL_BREAK (the
  * agent's graceful stop) is logged as "interrupted" and ends it with 130,
  * as restic does after removing its lock.
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (lp)
-		logf = fopen(lp, "a");
+		logf = fopen(lp, "ab");
 	line[0] = '\0';
 	for (int i = 1; i < argc; i++) {
 		int k = snprintf(line + n, sizeof(line) - n, "%s%s", i > 1 ? " " : "", argv[i]);
@@ -69,6 +70,23 @@ int main(int argc, char **argv)
 			after_dashes = true;
 		else if (!cmd && argv[i][0] != '-')
 			cmd = argv[i];
+	}
+	log_line(line);
+	/* each argument in <>, as UTF-8 from the UTF-16 command line: shows how
+	 * the agent's quoting (and its UTF-8 → UTF-16 conversion) arrived */
+	{
+		int wc = 0;
+		wchar_t **wv = CommandLineToArgvW(GetCommandLineW(), &wc);
+		n = (size_t)snprintf(line, sizeof(line), "args=");
+		for (int i = 1; wv && i < wc && n + 3 < sizeof(line); i++) {
+			line[n++] = '<';
+			int k = WideCharToMultiByte(CP_UTF8, 0, wv[i], -1, line + n, (int)(sizeof(line) - n - 2), NULL, NULL);
+			if (k > 0)
+				n += (size_t)k - 1;
+			line[n++] = '>';
+			line[n] = '\0';
+		}
+		LocalFree(wv);
 	}
 	log_line(line);
 	if (repo && *repo && pw && *pw)

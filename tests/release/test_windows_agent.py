@@ -24,6 +24,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -50,7 +51,16 @@ class Wine:
         self.env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
 
     def run(self, *args, timeout=120, env=None):
-        return run([WINE] + [str(a) for a in args], env=dict(self.env, **(env or {})), timeout=timeout)
+        """Output through files, not pipes: wine's own services (services.exe, winedevice,
+        started by the first call that needs them) inherit the standard handles and
+        would hold a pipe open long after the command ended."""
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            p = subprocess.run([WINE] + [str(a) for a in args], env=dict(self.env, **(env or {})), timeout=timeout,
+                               stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(p.args, p.returncode, out.read().decode(errors="replace"),
+                                               err.read().decode(errors="replace"))
 
     def kill_server(self):
         if WINESERVER:
@@ -67,7 +77,7 @@ def wine(tmp_path_factory):
     w.agent = agent
     w.restic = root / "restic.exe"
     r = run([MINGW_CC, "-std=c17", "-O2", "-Wall", "-Wextra", "-Werror", "-static", "-s", "-o", str(w.restic),
-             os.path.join(HERE, "restic_standin_win.c")])
+             os.path.join(HERE, "restic_standin_win.c"), "-lshell32"])
     assert r.returncode == 0, r.stderr
     # the first start creates the prefix (slow); every later start is ~1 s
     r = w.run(agent, "--version", timeout=300)
@@ -109,7 +119,8 @@ class WinAgent:
     def start(self):
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen([WINE] + [str(x) for x in self.args("run")],
-                                         env=dict(self.wine.env, **self.env), stdout=logf, stderr=logf)
+                                         env=dict(self.wine.env, **self.env), stdin=subprocess.DEVNULL,
+                                         stdout=logf, stderr=logf)
 
     def stop(self):
         """SIGINT: wine delivers it as CTRL_C_EVENT, the agent stops cleanly (exit 0)."""
@@ -131,7 +142,7 @@ class WinAgent:
 
     def calls(self):
         try:
-            return self.standin_log.read_text(errors="replace").splitlines()
+            return self.standin_log.read_text(encoding="utf-8", errors="replace").splitlines()
         except FileNotFoundError:
             return []
 
@@ -190,6 +201,15 @@ def test_windows_agent_backup_and_cancel(wine, native, tmp_path):
         assert "env-ok" in calls, calls  # credentials through the environment, not argv
         assert not any(PASSWORD in c for c in calls)
         assert not any("--use-fs-snapshot" in c for c in calls), calls
+
+        # MSVCRT quoting: spaces, quotes, trailing backslashes and UTF-8 arrive intact
+        odd = ["C:\\My Files\\", 'C:\\say "hi"\\x', "C:\\a\\\\b c", "C:\\ü ñ"]
+        r = admin.post(f"/api/v1/hosts/{host['id']}/jobs", json={"kind": "backup", "paths": odd})
+        assert r.status_code == 201, r.text
+        j = wait_job(admin, r.json()["id"], a)
+        assert j["status"] == "succeeded", (j, a.log()[-2000:])
+        want = "args=<backup><--json><-->" + "".join(f"<{p}>" for p in odd)
+        assert want in a.calls(), (want, a.calls())
 
         # cancel: a long-running stand-in ends, the job is cancelled
         r = admin.post(f"/api/v1/hosts/{host['id']}/jobs", json={"kind": "backup", "paths": ["C:\\slow"]})
