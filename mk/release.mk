@@ -97,7 +97,9 @@ agents: release-check-agent-src $(AGENT_BINS)
 build/agents/restic-manager-agent-linux-%: FORCE_REL_VERSION build/static/version.stamp | release-check-agent-src
 	@$(MAKE) --no-print-directory rel-agent-linux REL_T=$(REL_TRIPLET_$*) REL_OUT=$@
 
-build/agents/restic-manager-agent-windows-amd64.exe: FORCE_REL_VERSION build/static/version.stamp | release-check-agent-src
+# A pattern rule (like the Linux one) so the sub-make's explicit $(REL_OUT) rule
+# below replaces it instead of merging with it (FORCE would relink every time).
+build/agents/restic-manager-agent-windows-%.exe: FORCE_REL_VERSION build/static/version.stamp | release-check-agent-src
 	@if [ -z "$(REL_HAVE_WIN)" ]; then echo "windows agent: src/agent/plat_win32.c does not exist yet" >&2; exit 1; fi
 	@$(MAKE) --no-print-directory rel-agent-win REL_T=$(REL_TRIPLET_win) REL_OUT=$@
 
@@ -119,7 +121,7 @@ endif
 ifneq ($(filter rel-agent-win,$(MAKECMDGOALS)),)
 $(REL_OUT): $(REL_AGENT_OBJ_WIN)
 	@mkdir -p $(dir $@)
-	$(REL_CC_$(REL_T)) -o $@ $(REL_AGENT_OBJ_WIN) $(REL_LDFLAGS) -static-libgcc -L$(DEPS)/$(REL_T)/lib $(REL_LIBS_agent_win)
+	$(REL_CC_$(REL_T)) -o $@ $(REL_AGENT_OBJ_WIN) $(REL_LDFLAGS) -static-libgcc -Wl,--no-insert-timestamp -L$(DEPS)/$(REL_T)/lib $(REL_LIBS_agent_win)
 endif
 ifneq ($(filter rel-server,$(MAKECMDGOALS)),)
 $(REL_OUT): $(REL_SERVER_OBJ)
