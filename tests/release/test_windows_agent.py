@@ -170,6 +170,7 @@ def enrol(admin, native, agent, hostname):
     r = agent.cli("enroll", "--server", native.url, env={"RM_ENROL_TOKEN": r.json()["token"]})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "enrolled as host" in r.stdout
+    assert "warning" not in r.stderr, r.stderr  # the DACL was applied (wine accepts it)
 
 
 def test_windows_agent_backup_and_cancel(wine, native, tmp_path):
@@ -183,6 +184,10 @@ def test_windows_agent_backup_and_cancel(wine, native, tmp_path):
         host = host_by_name(admin, "win-e2e")
         h = admin.get(f"/api/v1/hosts/{host['id']}").json()
         assert h.get("os") == "windows" and h.get("arch") == "amd64", h
+        assert h.get("restic_version") == "0.14.0", h  # the probe ran the stand-in through the pumps
+        # LockFileEx on the state directory: a second agent (here: enroll) is refused
+        r = a.cli("enroll", "--server", native.url, env={"RM_ENROL_TOKEN": "x" * 43})
+        assert r.returncode != 0 and "an agent is running" in r.stderr, r.stdout + r.stderr
 
         # a backup queued by the server runs the stand-in; events reach the API
         r = admin.post(f"/api/v1/hosts/{host['id']}/jobs", json={"kind": "backup", "paths": ["C:\\data"]})
