@@ -32,6 +32,7 @@
 #include "server/server.h"
 #include "server/sse.h"
 #include "server/store.h"
+#include "server/store_checkpoint.h"
 #include "server/workers.h"
 
 #define SHUTDOWN_GRACE_SECONDS 5
@@ -220,6 +221,8 @@ static int serve(struct server *srv)
 		log_error("cannot start worker threads");
 		goto out;
 	}
+	if (store_checkpoint_start(srv->store, dbpath, srv->workers, &srv->ckpt) < 0)
+		goto out;
 	http_setup(srv, srv->http);
 	/* Signals before the ready file is written: a SIGTERM sent right after
 	 * readiness must drain, not kill the process. */
@@ -259,7 +262,9 @@ out:
 	maintenance_stop(srv);
 	sse_stop(srv);   /* before evhttp_free: streams own requests */
 	agentd_stop(srv);
+	store_checkpoint_stop(srv->store, srv->ckpt); /* before workers_free: queues no more work */
 	workers_free(srv->workers); /* runs pending done() callbacks, which may still use auth state */
+	store_checkpoint_free(srv->ckpt);
 	auth_stop(srv);
 	audit_close(srv->audit); /* before the base: it owns a timer */
 	srv->audit = NULL;

@@ -19,6 +19,7 @@ struct workers;
 struct agentd;
 struct sse;
 struct ratelimit;
+struct store_checkpointer;
 
 struct server {
 	struct config cfg;
@@ -28,6 +29,7 @@ struct server {
 	struct secrets *secrets;
 	struct audit *audit;
 	struct workers *workers;
+	struct store_checkpointer *ckpt; /* WAL checkpoints on a worker (store_checkpoint.c) */
 	struct agentd *agentd;       /* agent long-polls and host liveness (agentd.c) */
 	struct sse *sse;             /* browser event streams (sse.c) */
 	struct ratelimit *login_rl;  /* login attempts per client address */
