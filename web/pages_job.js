@@ -146,7 +146,16 @@ export async function pageJob(ctx) {
       progress.setAttribute('aria-valuenow', pct.toFixed(0));
       pctEl.textContent = pct.toFixed(pct < 10 ? 1 : 0) + ' %';
     }
-    if (final) return;
+    if (final) {
+      // A finished backup: the totals come from restic's summary (the last
+      // progress report may predate the final counts).
+      const sm = job.summary || {};
+      if (sm.total_files_processed !== undefined) filesEl.textContent = `${fmtNumber(sm.total_files_processed)} of ${fmtNumber(sm.total_files_processed)}`;
+      if (sm.total_bytes_processed !== undefined) bytesEl.textContent = `${fmtBytes(sm.total_bytes_processed)} of ${fmtBytes(sm.total_bytes_processed)}`;
+      etaEl.textContent = '—';
+      currentEl.textContent = '';
+      return;
+    }
     if (progressCard) progressCard.hidden = false;
     const fd = pick(p, 'files_done'), tf = pick(p, 'total_files');
     if (fd !== undefined) filesEl.textContent = tf ? `${fmtNumber(fd)} of ${fmtNumber(tf)}` : fmtNumber(fd);
@@ -190,8 +199,10 @@ export async function pageJob(ctx) {
     try { await api.post(`/jobs/${encodeURIComponent(id)}/cancel`); toast('Cancellation requested', 'ok'); } catch (e) { toast(e.message, 'bad'); }
   });
 
+  // A job that is already over shows its final bar at once (no animation).
+  if (FINAL.has(job.status)) bar.classList.add('instant');
+  if (job.progress && job.status !== 'succeeded' && job.status !== 'warning') setProgress(job.progress);
   drawStatus();
-  if (job.progress) setProgress(job.progress);
 
   // Live stream: the server replays the job's events from the start (or from
   // Last-Event-ID when the browser reconnects), so a reload shows everything.

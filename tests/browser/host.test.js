@@ -255,6 +255,10 @@ test('a finished job page reloads from its cached log and resumes after the last
   assert.equal(streams[1], String(j.log_lines), 'resumed after the last line seen');
   await page.locator('.page-head .badge', { hasText: 'succeeded' }).waitFor();
   assert.deepEqual(await lines(), all, 'no line lost or shown twice');
+  // A finished backup shows a full bar and restic's final counts.
+  assert.equal(await page.locator('.progress').getAttribute('aria-valuenow'), '100');
+  const files = await page.locator('.progress-stats dd').first().textContent();
+  assert.equal(files, `${j.summary.total_files_processed} of ${j.summary.total_files_processed}`);
   await done(page);
 });
 
