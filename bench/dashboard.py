@@ -49,15 +49,18 @@ def fill(db, nhosts, njobs):
     c = sqlite3.connect(db)
     now = int(time.time())
     rnd = random.Random(1)
+    # Older builds (for comparisons via --server-bin) lack the newer columns.
+    newer = {r[1] for r in c.execute("PRAGMA table_info(hosts)")} >= {"repo_size", "check_failed"}
+    extra_cols, extra_q = (", repo_size, check_failed", ",?,?") if newer else ("", "")
     c.execute("BEGIN")
     c.executemany(
         "INSERT INTO hosts (id, name, tags, paths, repo_url, repo_secret, status, created_at, last_seen_at, "
-        "last_backup_status, last_backup_at, snapshot_count, repo_size, check_failed) "
-        "VALUES (?,?,?,?,?,x'',?,?,?,?,?,?,?,?)",
+        f"last_backup_status, last_backup_at, snapshot_count{extra_cols}) "
+        f"VALUES (?,?,?,?,?,x'',?,?,?,?,?,?{extra_q})",
         ((i, f"host-{i:05d}", '["prod","eu"]' if i % 3 else '["dev"]', '["/etc"]', f"/srv/repo/{i}",
           "offline", now - 86400 * 90, now - rnd.randint(0, 3600),
           rnd.choice(["succeeded", "succeeded", "succeeded", "warning", "failed"]), now - rnd.randint(0, 86400 * 3),
-          rnd.randint(1, 400), rnd.randint(1 << 20, 1 << 36), 1 if i % 97 == 0 else 0)
+          rnd.randint(1, 400)) + ((rnd.randint(1 << 20, 1 << 36), 1 if i % 97 == 0 else 0) if newer else ())
          for i in range(1, nhosts + 1)))
     statuses = ["succeeded"] * 8 + ["failed", "warning"]
 
@@ -71,7 +74,7 @@ def fill(db, nhosts, njobs):
     c.execute("COMMIT")
     plan = c.execute("EXPLAIN QUERY PLAN SELECT count(*) FROM jobs INDEXED BY jobs_failed_finished "
                      "WHERE status = 'failed' AND finished_at >= ?",
-                     (now - 86400,)).fetchall()
+                     (now - 86400,)).fetchall() if newer else [("(older schema)",)]
     c.execute("ANALYZE")
     c.close()
     return plan
