@@ -28,11 +28,11 @@
 #include "server/store_hosts.h"
 #include "server/store_jobs.h"
 
-#define MAX_URL       2048
-#define MAX_ENV       32
-#define MAX_ENV_VALUE 4096
-#define MAX_PATHS     256
-#define MAX_PATH_LEN  4096
+#define MAX_URL            2048
+#define MAX_ENV            32
+#define MAX_ENV_VALUE      4096
+#define MAX_PATHS          256
+#define MAX_PATH_LEN       4096
 #define HOST_TAGS_MAX      32
 #define HOST_TAG_MAX_LEN   128
 #define HOST_LIMIT_MAX_KIB (10 * 1024 * 1024) /* 10 GiB/s: above any real link */
@@ -483,14 +483,14 @@ void api_hosts_update(struct http_ctx *c)
 	{
 		if (strcmp(key, "name") != 0 && strcmp(key, "tags") != 0 && strcmp(key, "limit_upload_kib") != 0 &&
 		    strcmp(key, "limit_download_kib") != 0) {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
-			                 "field '%.64s' is unknown (use name, tags, limit_upload_kib, limit_download_kib)",
-			                 key);
+			http_reply_error(
+			    c, 400, HTTP_ERR_INVALID_FIELD,
+			    "field '%.64s' is unknown (use name, tags, limit_upload_kib, limit_download_kib)", key);
 			goto out;
 		}
 		if (json_is_null(v)) {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field '%s' must not be null (limits: 0 = unlimited)",
-			                 key);
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "field '%s' must not be null (limits: 0 = unlimited)", key);
 			goto out;
 		}
 	}
@@ -543,10 +543,12 @@ void api_hosts_update(struct http_ctx *c)
 	if (name && strcmp(name, h.name) != 0)
 		json_object_set_new(changed, "name", json_pack("{s:s,s:s}", "from", h.name, "to", name));
 	if (tags && strcmp(tags, h.tags) != 0)
-		json_object_set_new(changed, "tags", json_pack("{s:o,s:O}", "from", array_or_empty(h.tags), "to", tags_v));
+		json_object_set_new(changed, "tags",
+		                    json_pack("{s:o,s:O}", "from", array_or_empty(h.tags), "to", tags_v));
 	if (up >= 0 && up != h.limit_upload_kib)
-		json_object_set_new(changed, "limit_upload_kib",
-		                    json_pack("{s:I,s:I}", "from", (json_int_t)h.limit_upload_kib, "to", (json_int_t)up));
+		json_object_set_new(
+		    changed, "limit_upload_kib",
+		    json_pack("{s:I,s:I}", "from", (json_int_t)h.limit_upload_kib, "to", (json_int_t)up));
 	if (down >= 0 && down != h.limit_download_kib)
 		json_object_set_new(
 		    changed, "limit_download_kib",
@@ -561,8 +563,8 @@ void api_hosts_update(struct http_ctx *c)
 	}
 	ev = json_pack("{s:I,s:s,s:s,s:s,s:o,s:I,s:I}", "id", (json_int_t)h.id, "name", h.name, "status",
 	               agentd_is_online(srv, h.id) ? "online" : "offline", "change", "settings", "tags",
-	               array_or_empty(h.tags), "limit_upload_kib", (json_int_t)h.limit_upload_kib,
-	               "limit_download_kib", (json_int_t)h.limit_download_kib);
+	               array_or_empty(h.tags), "limit_upload_kib", (json_int_t)h.limit_upload_kib, "limit_download_kib",
+	               (json_int_t)h.limit_download_kib);
 	sse_publish_fleet(srv, "host", ev);
 	http_reply_json(c, 200, host_json(srv, &h, true));
 out:
@@ -594,10 +596,10 @@ void api_fleet_summary(struct http_ctx *c)
 	}
 	http_reply_json(c, 200,
 	                json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:{s:I,s:I,s:I}}", "hosts", "total",
-	                          (json_int_t)f.hosts, "online", (json_int_t)f.online, "offline",
-	                          (json_int_t)f.offline, "backup_failed", (json_int_t)f.backup_failed,
-	                          "never_backed_up", (json_int_t)f.never_backed_up, "problems",
-	                          (json_int_t)f.problems, "snapshots", (json_int_t)f.snapshots, "repo_size",
-	                          (json_int_t)f.repo_size, "jobs", "queued", (json_int_t)f.jobs_queued, "running",
-	                          (json_int_t)f.jobs_running, "failed_24h", (json_int_t)f.jobs_failed_since));
+	                          (json_int_t)f.hosts, "online", (json_int_t)f.online, "offline", (json_int_t)f.offline,
+	                          "backup_failed", (json_int_t)f.backup_failed, "never_backed_up",
+	                          (json_int_t)f.never_backed_up, "problems", (json_int_t)f.problems, "snapshots",
+	                          (json_int_t)f.snapshots, "repo_size", (json_int_t)f.repo_size, "jobs", "queued",
+	                          (json_int_t)f.jobs_queued, "running", (json_int_t)f.jobs_running, "failed_24h",
+	                          (json_int_t)f.jobs_failed_since));
 }

@@ -168,7 +168,7 @@ void store_hosts_free(struct store_host *hs, size_t n)
 #define HOST_COLS                                                                                                      \
 	"id, name, tags, paths, repo_url, os, arch, agent_version, restic_version, protocol_version, status, "         \
 	"last_seen_at, created_at, schedule_version, next_command_seq, acked_command_seq, last_event_seq, "            \
-	"running_job_id, last_backup_job_id, last_backup_status, last_backup_at, last_success_at, snapshot_count, "   \
+	"running_job_id, last_backup_job_id, last_backup_status, last_backup_at, last_success_at, snapshot_count, "    \
 	"limit_upload_kib, limit_download_kib, repo_size, check_failed"
 
 static int host_from_row(sqlite3_stmt *s, struct store_host *h)
