@@ -252,10 +252,11 @@ static void start_hello(struct agent *a)
 			 a->job && a->st.running_job_id[0] ? json_string(a->st.running_job_id) : json_null(),
 			 "last_command_seq", (json_int_t)a->st.last_command_seq, "timezone",
 			 schedule_timezone(a->sched));
-	/* The jobs this agent still holds: the server fails the acknowledged
-	 * ones missing here (lost before they started).  A longer queue is not
-	 * listed: the server then assumes nothing. */
-	if (body && json_array_size(a->queue) <= HELLO_MAX_QUEUED) {
+	/* The jobs this agent still holds: queued, running, or finished with
+	 * their job.finished still in the spool (spooled after the sync that
+	 * precedes hello).  The server fails the acknowledged or running ones
+	 * missing here; a longer list is left out and the server assumes nothing. */
+	if (body) {
 		json_t *ids = json_array(), *c;
 		size_t i;
 		json_array_foreach (a->queue, i, c) {
@@ -263,7 +264,19 @@ static void start_hello(struct agent *a)
 			if (id && is_job_id(id))
 				json_array_append_new(ids, json_string(id));
 		}
-		json_object_set_new(body, "queued_job_ids", ids);
+		for (i = 0; ids && i < a->spool.n; i++) {
+			json_t *ev;
+			if (!strstr(a->spool.v[i].json, "\"type\":\"job.finished\""))
+				continue;
+			ev = json_loadb(a->spool.v[i].json, a->spool.v[i].len, 0, NULL);
+			if (ev && is_job_id(cmd_str(ev, "job_id")))
+				json_array_append_new(ids, json_string(cmd_str(ev, "job_id")));
+			json_decref(ev);
+		}
+		if (json_array_size(ids) <= HELLO_MAX_QUEUED)
+			json_object_set_new(body, "queued_job_ids", ids);
+		else
+			json_decref(ids);
 	}
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);

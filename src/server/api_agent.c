@@ -373,10 +373,11 @@ void api_agent_hello(struct http_ctx *c)
 	schedules_set_host_timezone(srv, c->host_id, json_string_value(json_object_get(body, "timezone")));
 	if (last_cmd > 0)
 		store_cmd_ack(srv->store, c->host_id, last_cmd);
-	/* Jobs the server believes running that the agent no longer runs. */
+	/* Jobs the server believes running that the agent no longer runs (nor
+	 * holds: one that just ended has its job.finished still on the way). */
 	if (store_job_running_ids(srv->store, c->host_id, &ids, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
-			if (running && !strcmp(running, ids[i]))
+			if ((running && !strcmp(running, ids[i])) || (queued && queued_ids_has(queued, ids[i])))
 				continue;
 			jobs_fail(srv, ids[i], STORE_JOB_ERR_AGENT_RESTARTED);
 			store_host_clear_running(srv->store, c->host_id, ids[i]);

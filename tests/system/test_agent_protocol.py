@@ -529,6 +529,12 @@ def test_agent_restart_fails_fetched_but_lost_job(server, admin):
     a.send([{"type": "job.started", "job_id": kept, "kind": "snapshots", "actor": "user"}])
     assert a.hello(running_job_id=kept, last_command_seq=last, queued_job_ids=[]).status_code == 200
     assert status(kept)["status"] == "running"
+    # Nor one that just ended on the agent, its job.finished still in the
+    # spool (listed, not running): only a job the agent does not hold fails.
+    assert a.hello(running_job_id=None, last_command_seq=last, queued_job_ids=[kept]).status_code == 200
+    assert status(kept)["status"] == "running"
+    assert a.hello(running_job_id=None, last_command_seq=last, queued_job_ids=[]).status_code == 200
+    assert "restarted" in status(kept)["error"]
     # If the agent had the job after all, its own job.finished wins.
     a.send([{"type": "job.finished", "job_id": lost, "status": "succeeded", "exit_code": 0, "summary": {}}])
     assert status(lost)["status"] == "succeeded"
