@@ -613,17 +613,25 @@ void plat_win32_request_stop(void)
 		send(wake_wr, &b, 1, 0); /* a full buffer means a wake-up is pending */
 }
 
-/* Console events.  CTRL_BREAK is ignored: it is how the agent stops its
- * own children (a new process group each), never how it is stopped. */
+/* Console events (on a thread of their own).  CTRL_BREAK is ignored: it is
+ * how the agent stops its own children (a new process group each), never
+ * how it is stopped.  CTRL_LOGOFF is ignored: a service (which allocates a
+ * console) gets it whenever any user logs off.  After CTRL_CLOSE/SHUTDOWN
+ * Windows ends the process as soon as the handler returns, so the handler
+ * waits (up to the ~5 s Windows grants) for the loop to stop and exit. */
 static BOOL WINAPI on_console_ctrl(DWORD ev)
 {
 	switch (ev) {
 	case CTRL_C_EVENT:
+		plat_win32_request_stop();
+		return TRUE;
 	case CTRL_CLOSE_EVENT:
 	case CTRL_SHUTDOWN_EVENT:
 		plat_win32_request_stop();
+		Sleep(5000); /* the main thread's exit ends the process (and this wait) first */
 		return TRUE;
 	case CTRL_BREAK_EVENT:
+	case CTRL_LOGOFF_EVENT:
 		return TRUE;
 	default:
 		return FALSE;

@@ -48,7 +48,9 @@ def winpath(p):
 
 class Wine:
     def __init__(self, prefix):
-        self.env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
+        # TZ: wine maps the zone to a Windows zone key; the agent maps it back to IANA
+        self.env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=",
+                        TZ="Europe/Berlin")
 
     def run(self, *args, timeout=120, env=None):
         """Output through files, not pipes: wine's own services (services.exe, winedevice,
@@ -179,9 +181,12 @@ def test_windows_agent_backup_and_cancel(wine, native, tmp_path):
     enrol(admin, native, a, "win-e2e")
     a.start()
     try:
-        wait_for(lambda: (host_by_name(admin, "win-e2e") or {}).get("status") == "online", timeout=120,
-                 what="windows agent online; log:\n" + a.log()[-2000:])
+        # enrolment alone makes the host online: wait for the running agent's own hello
+        wait_for(lambda: " connected to " in a.log() or (a.proc.poll() is not None), timeout=120,
+                 what="windows agent connected")
+        assert a.proc.poll() is None, a.log()[-3000:]
         host = host_by_name(admin, "win-e2e")
+        assert host and host["status"] == "online", host
         h = admin.get(f"/api/v1/hosts/{host['id']}").json()
         assert h.get("os") == "windows" and h.get("arch") == "amd64", h
         assert h.get("restic_version") == "0.14.0", h  # the probe ran the stand-in through the pumps
@@ -200,6 +205,10 @@ def test_windows_agent_backup_and_cancel(wine, native, tmp_path):
         assert "backup --json" in log, log
         snaps = wait_for(lambda: admin.get(f"/api/v1/hosts/{host['id']}/snapshots").json()["items"], timeout=60,
                          what="snapshots in the API")
+        # TZ=Europe/Berlin: wine picks a Windows zone key, the agent maps it back to IANA (a zone
+        # with Berlin's rules); the server shows next runs in it
+        tz = admin.get(f"/api/v1/hosts/{host['id']}/schedules").json().get("timezone")
+        assert tz in ("Europe/Berlin", "Europe/Budapest", "Europe/Paris", "Europe/Warsaw"), tz
         assert snaps[0]["short_id"] == "7e3a9b1c", snaps
         calls = a.calls()
         assert any(c.startswith("backup --json") and c.endswith("-- C:\\data") for c in calls), calls
@@ -253,6 +262,12 @@ def test_windows_service_commands(wine, native, tmp_path):
     """service install/start/stop/uninstall through wine's SCM; the service runs the agent loop."""
     admin = bootstrap_admin(native)
     a = WinAgent(wine, tmp_path)
+
+    def svc_log():  # the service logs to <state>\agent.log (it has no stderr)
+        try:
+            return (a.dir / "state" / "agent.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
     enrol(admin, native, a, "win-svc")
     r = a.cli("service", "install")
     assert r.returncode == 0, r.stdout + r.stderr
@@ -264,25 +279,22 @@ def test_windows_service_commands(wine, native, tmp_path):
         assert r.returncode == 0 and "updated" in r.stdout, r.stdout + r.stderr
 
         r = a.cli("service", "start", env={"STANDIN_LOG": winpath(a.standin_log)})
-        assert r.returncode == 0, r.stdout + r.stderr + (a.dir / "state" / "agent.log").read_text(errors="replace")
+        assert r.returncode == 0, r.stdout + r.stderr + svc_log()
         q = wine.run("sc", "query", "restic-manager-agent", timeout=60)
         assert "RUNNING" in q.stdout, q.stdout
         # the service process is the agent: it comes online and runs a job
-        wait_for(lambda: (host_by_name(admin, "win-svc") or {}).get("status") == "online", timeout=120,
-                 what="service agent online")
+        wait_for(lambda: " connected to " in svc_log(), timeout=120, what="service agent connected")
         host = host_by_name(admin, "win-svc")
         r = admin.post(f"/api/v1/hosts/{host['id']}/jobs", json={"kind": "snapshots"})
         assert r.status_code == 201, r.text
         j = wait_job(admin, r.json()["id"], a)
         assert j["status"] == "succeeded", j
-        svc_log = (a.dir / "state" / "agent.log").read_text(errors="replace")
-        assert "starting" in svc_log, svc_log
 
         r = a.cli("service", "stop")
         assert r.returncode == 0, r.stdout + r.stderr
         q = wine.run("sc", "query", "restic-manager-agent", timeout=60)
         assert "STOPPED" in q.stdout, q.stdout
-        assert "stopped" in (a.dir / "state" / "agent.log").read_text(errors="replace")
+        assert "stopped" in svc_log()
     finally:
         r = a.cli("service", "uninstall")
     assert r.returncode == 0, r.stdout + r.stderr
