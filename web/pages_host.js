@@ -89,7 +89,9 @@ async function tabSnapshots(ctx, host, body) {
   const picked = new Set();
   const diffBtn = h('button', { type: 'button', class: 'btn', text: 'Compare 2 selected', disabled: true });
   diffBtn.addEventListener('click', async () => {
-    const [a, b] = [...picked];
+    // Older first, so the diff reads as "what changed since then".
+    const when = (sid) => toDate((items.find((s) => (s.id || s.short_id) === sid) || {}).time) || 0;
+    const [a, b] = [...picked].sort((x, y) => when(x) - when(y));
     try { await startJob(ctx, host.id, { kind: 'diff', snapshots: [a, b] }, 'Diff'); } catch (e) { toast(e.message, 'bad'); }
   });
   const op = ctx.can('operator');

@@ -452,3 +452,83 @@ test('sources and schedules: edit a group (excludes, retention, retries); add, d
   await shot(page, 'host-schedules-edit');
   await done(page);
 });
+
+test('hostile file names are text in the tree browser and the job log; the log follows and stops following', async (t) => {
+  if (!hosts.alpha) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const id = hosts.alpha.id;
+  const evil = ['<img src=x onerror="window.__xss=1">.txt', '<script>window.__xss=2<script>.txt'];
+  const many = path.join(data, 'many');
+  fs.mkdirSync(many, { recursive: true });
+  for (const n of evil) fs.writeFileSync(path.join(data, n), 'x\n');
+  for (let i = 0; i < 150; i++) fs.writeFileSync(path.join(many, `f${String(i).padStart(3, '0')}.txt`), `${i}\n`);
+  const b = await runJob(id, { kind: 'backup', group: 'default' });
+  assert.equal(b.status, 'succeeded', JSON.stringify(b));
+  const snaps = await waitFor(async () => {
+    const items = (await admin.get(`/api/v1/hosts/${id}/snapshots`)).json.items;
+    const sid = String(b.summary.snapshot_id);
+    return items.some((s) => s.id.startsWith(sid) || sid.startsWith(s.short_id)) ? items : null;
+  }, { what: 'the new snapshot listed' });
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  // Vitals in the header: versions and last contact.
+  await page.goto(`/#/hosts/${id}/snapshots`);
+  const vital = (k) => page.locator('.vitals dt', { hasText: k }).locator('xpath=following-sibling::dd[1]').textContent();
+  assert.match(await vital('restic'), /^\d+\.\d+/);
+  assert.match(await vital('Last seen'), /just now|min ago/);
+  assert.match(await vital('OS / arch'), /^linux\//);
+  // The tree browser lists the hostile names as plain text.
+  await page.goto(`/#/hosts/${id}/restore?snapshot=${encodeURIComponent(b.summary.snapshot_id)}`);
+  let prefix = '';
+  for (const part of data.split('/').filter(Boolean)) {
+    prefix += '/' + part;
+    await page.getByRole('button', { name: `Open ${prefix}`, exact: true }).click();
+  }
+  for (const n of evil) assert.equal(await page.locator('.tree .file', { hasText: n }).textContent(), n);
+  // A diff against the previous snapshot logs every added path as text.
+  await page.goto(`/#/hosts/${id}/snapshots`);
+  const boxes = page.getByRole('checkbox', { name: /Select snapshot .* for comparison/ });
+  await boxes.nth(0).check();
+  await boxes.nth(1).check();
+  await page.getByRole('button', { name: 'Compare 2 selected' }).click();
+  await page.waitForURL(/#\/jobs\//);
+  await page.locator('.page-head .badge', { hasText: 'succeeded' }).waitFor({ timeout: 60000 });
+  const log = page.locator('.log');
+  for (const n of evil) await log.locator('.line', { hasText: n }).first().waitFor();
+  // Older snapshot first: the new files are additions.
+  assert.match(await log.locator('.line', { hasText: evil[0] }).first().textContent(), /\+ \//);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  assert.equal(await page.locator('main img, main script').count(), 0);
+  // Follow keeps the end of the log in view; scrolling up turns it off,
+  // ticking it again jumps back to the end.
+  await waitFor(() => log.evaluate((el) => el.scrollHeight > el.clientHeight * 2), { what: 'a long log' });
+  const atEnd = () => log.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 4);
+  const follow = page.getByLabel('Follow');
+  assert.ok(await follow.isChecked());
+  await waitFor(atEnd, { what: 'the log scrolled to its end' });
+  await log.evaluate((el) => { el.scrollTop = 0; });
+  await waitFor(async () => !(await follow.isChecked()), { what: 'Follow turned off by scrolling up' });
+  await follow.check();
+  await waitFor(atEnd, { what: 'back at the end' });
+  await shot(page, 'job-diff-log');
+  assert.ok(snaps.length >= 3);
+  await done(page);
+});
+
+test('schedules show their description and next runs', async (t) => {
+  if (!hosts.beta) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const r = await admin.post(`/api/v1/hosts/${hosts.beta.id}/schedules`, { cron: '30 2 * * 1-5', groups: ['default'], enabled: false });
+  assert.equal(r.status, 201, r.text);
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto(`/#/hosts/${hosts.beta.id}/schedules`);
+  const row = page.locator('tbody tr', { has: page.locator('code', { hasText: '15 4 1 1 *' }) });
+  await row.waitFor();
+  // The enabled one (from the edit test) lists its next three runs; the
+  // disabled one none.
+  assert.equal(await row.locator('td[data-label="Next runs"] div').count(), 3);
+  for (const x of await row.locator('td[data-label="Next runs"] div').allTextContents()) assert.match(x, /^\d{4}-01-01 \d\d:\d\d$/);
+  const off = page.locator('tbody tr', { has: page.locator('code', { hasText: '30 2 * * 1-5' }) });
+  assert.match(await off.locator('td[data-label="When"]').textContent(), /02:30/);
+  assert.equal(await off.locator('td[data-label="Next runs"]').textContent(), '—');
+  await done(page);
+});
