@@ -11,6 +11,7 @@
   --use-fs-snapshot (VSS) on Windows.
 * cancel of a long-running stand-in job ends it as cancelled (the process tree is
   in a job object; CTRL_BREAK first, TerminateJobObject as the fallback).
+* the platform files' unit tests (tests/release/unit_plat_win32.c) under wine.
 * `service install|start|stop|uninstall` through wine's service control manager,
   checked with wine's own `sc query`; the installed service really runs the agent
   loop (the host polls the server again from the service process).
@@ -29,7 +30,7 @@ import time
 
 import pytest
 
-from conftest import AGENTS_DIR, NATIVE_SERVER, AnyServer, bootstrap_admin, need, run, wait_for
+from conftest import AGENTS_DIR, NATIVE_SERVER, ROOT, AnyServer, bootstrap_admin, need, run, wait_for
 
 WINE = shutil.which("wine64") or ("/usr/lib/wine/wine64" if os.path.exists("/usr/lib/wine/wine64") else None)
 WINESERVER = shutil.which("wineserver") or next(
@@ -256,6 +257,23 @@ def test_windows_agent_backup_and_cancel(wine, native, tmp_path):
         rc = a.stop()
     assert rc == 0, a.log()[-3000:]
     assert "stopped" in a.log()
+
+
+def test_windows_platform_unit(wine, tmp_path):
+    """tests/release/unit_plat_win32.c: the Windows platform files' unit tests, run under wine
+    (quoting round trips through CommandLineToArgvW, files, lock, time-zone rule, children)."""
+    src = ["src/agent/plat_win32.c", "src/agent/plat_win32_service.c", "src/agent/plat_win32_tz.c",
+           "src/common/plat_fs_win32.c", "src/common/util.c", "src/common/tz.c", "src/common/log.c"]
+    exe = tmp_path / "unit_plat_win32.exe"
+    r = run([MINGW_CC, "-std=c17", "-D_GNU_SOURCE", "-D_POSIX_THREAD_SAFE_FUNCTIONS=200112L",
+             "-D__USE_MINGW_ANSI_STDIO=1", "-Wall", "-Wextra", "-Werror", "-O1", "-static", "-I", os.path.join(ROOT, "src"),
+             "-o", str(exe), os.path.join(HERE, "unit_plat_win32.c")] + [os.path.join(ROOT, f) for f in src] +
+            ["-lws2_32", "-lbcrypt", "-ladvapi32", "-lshell32", "-pthread"])
+    assert r.returncode == 0, r.stderr
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    r = wine.run(exe, winpath(scratch), timeout=120)
+    assert r.returncode == 0 and "4 passed, 0 failed" in r.stdout, r.stdout + r.stderr
 
 
 def test_windows_service_commands(wine, native, tmp_path):
