@@ -532,3 +532,40 @@ test('schedules show their description and next runs', async (t) => {
   assert.equal(await off.locator('td[data-label="Next runs"]').textContent(), '—');
   await done(page);
 });
+
+test('every destructive button asks first: Escape leaves the server untouched', async (t) => {
+  if (!hosts.beta) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  const id = hosts.beta.id;
+  let r = await admin.post(`/api/v1/hosts/${id}/sources`, { name: 'extra', paths: [data] });
+  assert.equal(r.status, 201, r.text);
+  r = await admin.post('/api/v1/tokens', { name: 'to-keep' });
+  assert.equal(r.status, 201, r.text);
+  r = await admin.post('/api/v1/users', { username: 'dora', password: 'dora password 1', role: 'operator' });
+  assert.equal(r.status, 201, r.text);
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  const head = async () => (await admin.get('/api/v1/audit?limit=1')).json.items[0].seq;
+  const before = await head();
+  const pages = [`/#/hosts/${id}/sources`, `/#/hosts/${id}/schedules`, `/#/hosts/${id}/repo`, `/#/hosts/${id}/settings`, '/#/users', '/#/account'];
+  let clicked = 0;
+  for (const url of pages) {
+    await page.goto(url);
+    await page.locator('main h1, main h2').first().waitFor();
+    await page.locator('main .loading').first().waitFor({ state: 'detached' }).catch(() => {});
+    await page.locator('main button.danger').first().waitFor({ timeout: 5000 }).catch(() => {});
+    const n = await page.locator('main button.danger:not([disabled])').count();
+    for (let i = 0; i < n; i++) {
+      const b = page.locator('main button.danger:not([disabled])').nth(i);
+      const label = (await b.getAttribute('aria-label')) || (await b.textContent());
+      await b.click();
+      await page.locator('dialog[open]').waitFor({ timeout: 5000 }).catch(() => { throw new Error(`${url}: “${label}” acted without asking`); });
+      await page.keyboard.press('Escape');
+      await page.locator('dialog[open]').waitFor({ state: 'detached' });
+      clicked++;
+    }
+  }
+  assert.ok(clicked >= 5, `${clicked} destructive buttons tried`);
+  assert.equal(await head(), before, 'no state change was recorded');
+  assert.equal((await admin.get(`/api/v1/hosts/${id}/sources/extra`)).status, 200);
+  await done(page);
+});
