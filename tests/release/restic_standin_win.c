@@ -8,7 +8,8 @@
  * snapshots array, stats) and appends one line per call to %STANDIN_LOG%:
  * the arguments, "args=" with each argument in <> (how the agent's quoting
  * arrived), then "env-ok" when RESTIC_REPOSITORY and RESTIC_PASSWORD were in
- * its environment.  A backup of a path containing "slow" keeps
+ * its environment.  Without STANDIN_LOG (started by the service, whose
+ * environment is not the test's) the log is standin.log beside the program.  A backup of a path containing "slow" keeps
  * reporting progress for up to 120 s (the cancel test): a CTRL_BREAK (the
  * agent's graceful stop) is logged as "interrupted" and ends it with 130,
  * as restic does after removing its lock.
@@ -57,8 +58,18 @@ int main(int argc, char **argv)
 	bool after_dashes = false;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
-	if (lp)
+	if (lp) {
 		logf = fopen(lp, "ab");
+	} else {
+		/* no environment of ours (a service): standin.log beside the program */
+		char self[MAX_PATH + 16];
+		DWORD k = GetModuleFileNameA(NULL, self, MAX_PATH);
+		char *slash = k > 0 && k < MAX_PATH ? strrchr(self, '\\') : NULL;
+		if (slash) {
+			memcpy(slash + 1, "standin.log", 12);
+			logf = fopen(self, "ab");
+		}
+	}
 	line[0] = '\0';
 	for (int i = 1; i < argc; i++) {
 		int k = snprintf(line + n, sizeof(line) - n, "%s%s", i > 1 ? " " : "", argv[i]);

@@ -307,6 +307,19 @@ def test_windows_service_commands(wine, native, tmp_path):
         assert r.status_code == 201, r.text
         j = wait_job(admin, r.json()["id"], a)
         assert j["status"] == "succeeded", j
+        # cancel from the service: it allocated a console its children share, so the
+        # graceful stop (CTRL_BREAK) is possible there
+        r = admin.post(f"/api/v1/hosts/{host['id']}/jobs", json={"kind": "backup", "paths": ["C:\\slow-svc"]})
+        assert r.status_code == 201, r.text
+        jid = r.json()["id"]
+        svc_calls = wine.restic.parent / "standin.log"
+        wait_for(lambda: admin.get(f"/api/v1/jobs/{jid}").json()["status"] == "running" and svc_calls.exists() and
+                 "slow-svc" in svc_calls.read_text(errors="replace"), timeout=60, what="slow job running")
+        assert admin.post(f"/api/v1/jobs/{jid}/cancel").status_code in (200, 202)
+        j = wait_job(admin, jid, a, timeout=60)
+        assert j["status"] == "cancelled", j
+        print("service cancel:", "CTRL_BREAK reached the stand-in" if "interrupted" in svc_calls.read_text(
+            errors="replace") else "job object terminated it")
 
         r = a.cli("service", "stop")
         assert r.returncode == 0, r.stdout + r.stderr
