@@ -8,7 +8,9 @@
   registers the Windows service ("restic-manager-agent service install"), enrols the
   host (first run only), and starts the service.  Re-running upgrades the binary in
   place and keeps the enrolment.  Existing scheduled tasks that run restic are listed,
-  never changed.  Config and state live in "$env:ProgramData\restic-manager".
+  never changed.  Config and state live in "$env:ProgramData\restic-manager"
+  (SYSTEM and Administrators only).  restic.exe must be on the system PATH, or
+  pass -Restic C:\path\restic.exe (recorded in the service's command line).
 
 .EXAMPLE
   powershell -ExecutionPolicy Bypass -Command "& { $s='https://backup.example.org'; iwr -UseBasicParsing $s/install/install.ps1 -OutFile $env:TEMP\rm-install.ps1; & $env:TEMP\rm-install.ps1 -Server $s -Token TOKEN }"
@@ -24,6 +26,7 @@ param(
     [string]$Server = $env:RM_SERVER,
     [string]$Token = $env:RM_ENROL_TOKEN,
     [string]$CaFile = $env:RM_CA_FILE,
+    [string]$Restic = $env:RM_RESTIC,
     [string]$InstallDir = (Join-Path $env:ProgramFiles 'restic-manager'),
     [switch]$Uninstall,
     [switch]$Purge
@@ -78,6 +81,13 @@ $Server = $Server.TrimEnd('/')
 if (-not [Environment]::Is64BitOperatingSystem) { Fail 'the agent exists for 64-bit Windows (amd64) only' }
 if ($env:PROCESSOR_ARCHITECTURE -eq 'ARM64') { Write-Warning 'ARM64 Windows: running the amd64 agent under emulation' }
 if ($CaFile -and -not (Test-Path $CaFile)) { Fail "cannot read CA file '$CaFile'" }
+if ($Restic) {
+    if (-not (Test-Path $Restic)) { Fail "cannot find restic at '$Restic'" }
+    $Restic = (Resolve-Path $Restic).Path   # the service does not run in this directory
+}
+if (-not $Restic -and -not (Get-Command restic.exe -ErrorAction SilentlyContinue)) {
+    Write-Warning 'restic.exe is not on PATH: jobs fail until it is installed there (or re-run with -Restic C:\path\restic.exe)'
+}
 
 # Enrolled = the agent's token file exists (the agent writes agent.token first).
 $enrolled = Test-Path (Join-Path $DataDir 'agent.token')
@@ -111,9 +121,13 @@ if ($upgrade) { try { $old = @(& $Exe --version)[0] } catch { $old = 'unknown' }
 Move-Item -Force $tmp $Exe
 if ($upgrade) { $Done.Add("upgraded $Exe ($old -> $version)") } else { $Done.Add("installed $Exe ($version)") }
 
-if (-not $svc) {
-    Invoke-Agent @('service', 'install')
-    $Done.Add("registered the $ServiceName service (automatic start, restart on failure)")
+# `service install` on an existing service only updates its command line (-Restic).
+if (-not $svc -or $Restic) {
+    $svcArgs = @('service', 'install')
+    if ($Restic) { $svcArgs += @('--restic', $Restic) }
+    Invoke-Agent $svcArgs
+    if ($svc) { $Done.Add("updated the $ServiceName service (restic: $Restic)") }
+    else { $Done.Add("registered the $ServiceName service (automatic start, restart on failure)") }
 }
 
 if ($enrolled) {
