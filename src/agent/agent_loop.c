@@ -803,6 +803,21 @@ void agent_probe_restic_version(struct http_client *h, const char *restic, char 
 
 /* --- the loop ----------------------------------------------------------- */
 
+/* The event spool's cap: SPOOL_DEFAULT_CAP, or the test hook
+ * RM_TEST_SPOOL_CAP_BYTES (tests only: reach the cap with little data). */
+static size_t spool_cap(void)
+{
+	const char *hook = getenv("RM_TEST_SPOOL_CAP_BYTES");
+	int64_t v;
+
+	if (hook && *hook && util_parse_i64(hook, 1024, SPOOL_DEFAULT_CAP, &v) == 0) {
+		log_warnx("test hook RM_TEST_SPOOL_CAP_BYTES=%lld: the event spool holds at most %lld bytes",
+			  (long long)v, (long long)v);
+		return (size_t)v;
+	}
+	return SPOOL_DEFAULT_CAP;
+}
+
 static int agent_open(struct agent *a, const struct agent_opts *o)
 {
 	char path[PLAT_PATH_MAX];
@@ -837,7 +852,7 @@ static int agent_open(struct agent *a, const struct agent_opts *o)
 	}
 	if (plat_path_join(path, sizeof(path), o->state_dir, "spool.ndjson") < 0)
 		return -ENAMETOOLONG;
-	r = spool_open(&a->spool, path, SPOOL_DEFAULT_CAP);
+	r = spool_open(&a->spool, path, spool_cap());
 	if (r < 0) {
 		log_error("cannot read the event spool '%s': %s", path, strerror(-r));
 		return r;

@@ -914,8 +914,11 @@ static void step_done(struct job *j, int code)
 		 * none after an exclusive operation or an unlock went through. */
 		if (j->lock || ((strcmp(j->kind, "prune") == 0 || strcmp(j->kind, "unlock") == 0) &&
 				j->status == ST_SUCCEEDED)) {
+			char hn[256];
 			if (!j->stats)
 				j->stats = json_object();
+			if (j->lock && plat_hostname(hn, sizeof(hn)) == 0)
+				locks_mark_local(j->lock, hn, plat_pid_alive);
 			json_object_set_new(j->stats, "locks", j->lock ? json_pack("[O]", j->lock) : json_array());
 		}
 	} else if (j->step == STEP_SNAPSHOTS) {

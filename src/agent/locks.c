@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/util.h"
 
@@ -74,4 +75,15 @@ int locks_feed_line(const char *line, size_t len, json_t **lock)
 	*lock = json_pack("{s:I,s:s,s:s,s:b}", "pid", (json_int_t)pid, "host", host, "user", user, "exclusive",
 			  exclusive);
 	return 1;
+}
+
+void locks_mark_local(json_t *lock, const char *my_hostname, bool (*alive)(int64_t pid))
+{
+	const char *host = json_string_value(json_object_get(lock, "host"));
+	json_t *pid = json_object_get(lock, "pid");
+	bool mine = host && my_hostname && *my_hostname && strcasecmp(host, my_hostname) == 0;
+
+	json_object_set_new(lock, "this_host", json_boolean(mine));
+	if (mine && json_is_integer(pid))
+		json_object_set_new(lock, "pid_alive", json_boolean(alive(json_integer_value(pid))));
 }

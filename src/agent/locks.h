@@ -12,7 +12,9 @@
 #define RM_AGENT_LOCKS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Feed one output line.  A "locked by" line creates *lock (a new object,
  * replacing any previous one); a following "lock was created at" line adds
@@ -20,5 +22,12 @@
  * time) to *lock.  Lines longer than 4 KiB are ignored.  Return 1 when
  * the line was about a lock, else 0. */
 int locks_feed_line(const char *line, size_t len, json_t **lock);
+
+/* Say whether the holder is this machine: "this_host" (the lock's host
+ * equals my_hostname, as restic names hosts) and, when it is, "pid_alive"
+ * (alive(pid): false means the lock is stale, its restic is gone).  The
+ * server tells the operator from these whether this host's agent holds
+ * the lock, whatever name the operator gave the host. */
+void locks_mark_local(json_t *lock, const char *my_hostname, bool (*alive)(int64_t pid));
 
 #endif

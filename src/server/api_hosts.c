@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "server/agentd.h"
 #include "server/audit.h"
+#include "server/maintenance.h"
 #include "server/schedules.h"
 #include "server/secrets.h"
 #include "server/server.h"
@@ -369,6 +370,10 @@ static json_t *host_json(struct server *srv, const struct store_host *h, bool de
 		json_object_set_new(o, "schedule_version", json_integer(h->schedule_version));
 		json_object_set_new(o, "last_event_seq", json_integer(h->last_event_seq));
 		store_repo_stats_get(srv->store, h->id, &stats);
+		if (json_is_array(json_object_get(stats, "locks"))) {
+			json_t *view = maintenance_locks_view(srv, h, json_object_get(stats, "locks"));
+			json_object_set_new(stats, "locks", view ? view : json_array());
+		}
 		json_object_set_new(o, "repo_stats", stats ? stats : json_null());
 	}
 	return o;

@@ -325,6 +325,51 @@ static int host_param(struct http_ctx *c, int64_t *hid, struct store_host *h)
 	return 0;
 }
 
+/* Copy a string field of at most 255 bytes (agent input). */
+static void lock_copy_str(json_t *to, json_t *from, const char *k)
+{
+	json_t *v = json_object_get(from, k);
+	if (json_is_string(v) && json_string_length(v) <= 255)
+		json_object_set(to, k, v);
+}
+
+json_t *maintenance_locks_view(struct server *srv, const struct store_host *h, json_t *locks)
+{
+	json_t *out = json_array(), *l;
+	size_t i;
+
+	if (!out)
+		return NULL;
+	json_array_foreach(locks, i, l)
+	{
+		json_t *c, *th = json_object_get(l, "this_host"), *alive = json_object_get(l, "pid_alive");
+		const char *holder = json_string_value(json_object_get(l, "host"));
+		bool mine;
+		if (i >= MAINT_LOCKS_MAX)
+			break;
+		if (!json_is_object(l) || !(c = json_object()))
+			continue;
+		/* The agent compares the holder with its machine's name (restic's
+		 * word); reports of older agents: the host's name here. */
+		mine = json_is_boolean(th) ? json_is_true(th) : (holder && strcmp(holder, h->name) == 0);
+		if (json_is_integer(json_object_get(l, "pid")))
+			json_object_set(c, "pid", json_object_get(l, "pid"));
+		lock_copy_str(c, l, "host");
+		lock_copy_str(c, l, "user");
+		lock_copy_str(c, l, "time");
+		lock_copy_str(c, l, "age");
+		json_object_set_new(c, "exclusive", json_boolean(json_is_true(json_object_get(l, "exclusive"))));
+		json_object_set_new(c, "held_by_this_host", json_boolean(mine));
+		json_object_set_new(c, "job_running", json_boolean(mine && h->running_job_id[0]));
+		json_object_set_new(c, "agent_online", json_boolean(mine && agentd_is_online(srv, h->id)));
+		/* stale: this host's restic that took it was gone when reported */
+		json_object_set_new(c, "stale",
+		                    mine && json_is_boolean(alive) ? json_boolean(!json_is_true(alive)) : json_null());
+		json_array_append_new(out, c);
+	}
+	return out;
+}
+
 static json_t *maint_json(struct server *srv, const struct store_host *h)
 {
 	struct store_sched_state st;
@@ -369,22 +414,8 @@ static json_t *maint_json(struct server *srv, const struct store_host *h)
 	store_repo_stats_get(srv->store, h->id, &stats);
 	json_object_set(o, "last_check", json_object_get(stats, "check") ? json_object_get(stats, "check")
 									    : json_null());
-	locks = json_array();
-	json_t *l;
-	size_t i;
-	json_array_foreach(json_object_get(stats, "locks"), i, l)
-	{
-		json_t *c = json_deep_copy(l);
-		const char *holder = json_string_value(json_object_get(l, "host"));
-		bool mine = holder && strcmp(holder, h->name) == 0;
-		if (!c)
-			continue;
-		json_object_set_new(c, "held_by_this_host", json_boolean(mine));
-		json_object_set_new(c, "job_running", json_boolean(mine && h->running_job_id[0]));
-		json_object_set_new(c, "agent_online", json_boolean(mine && agentd_is_online(srv, h->id)));
-		json_array_append_new(locks, c);
-	}
-	json_object_set_new(o, "locks", locks);
+	locks = maintenance_locks_view(srv, h, json_object_get(stats, "locks"));
+	json_object_set_new(o, "locks", locks ? locks : json_array());
 	json_decref(stats);
 	return o;
 }

@@ -21,6 +21,18 @@ void maintenance_stop(struct server *srv);
  * reference), or NULL when none.  Only for a command being delivered. */
 json_t *maintenance_credential(struct server *srv, int64_t hid);
 
+#define MAINT_LOCKS_MAX 32 /* lock holders shown per host */
+
+struct store_host;
+/* The operator's view of the lock holders an agent reported (repo.stats
+ * "locks", borrowed): known fields only, plus "held_by_this_host" (the
+ * agent said the holder is its machine — or, for older agents, the
+ * holder's name is the host's), "job_running" (this host runs a job now:
+ * the lock may be live), "agent_online" and "stale" (true when the
+ * holder's restic was gone as the agent reported it; null when unknown).
+ * New reference, or NULL on OOM. */
+json_t *maintenance_locks_view(struct server *srv, const struct store_host *h, json_t *locks);
+
 void api_maintenance_get(struct http_ctx *c); /* GET /api/v1/hosts/{id}/maintenance */
 void api_maintenance_put(struct http_ctx *c); /* PUT /api/v1/hosts/{id}/maintenance (partial) */
 

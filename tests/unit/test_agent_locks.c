@@ -49,5 +49,26 @@ TEST(test_shared_lock_and_noise)
 	CHECK_EQ_INT(locks_feed_line(big, sizeof(big), &l), 0);
 }
 
-static const struct harness_case cases[] = {CASE(test_exclusive_lock_with_time), CASE(test_shared_lock_and_noise)};
+static bool alive_42(int64_t pid) { return pid == 42; }
+
+TEST(test_mark_local)
+{
+	json_t *l = json_pack("{s:I,s:s,s:s,s:b}", "pid", (json_int_t)42, "host", "Web-1", "user", "root", "exclusive", 1);
+	locks_mark_local(l, "web-1", alive_42); /* host names compare case-insensitively */
+	CHECK(json_is_true(json_object_get(l, "this_host")));
+	CHECK(json_is_true(json_object_get(l, "pid_alive")));
+	json_object_set_new(l, "pid", json_integer(7));
+	locks_mark_local(l, "web-1", alive_42);
+	CHECK(json_is_false(json_object_get(l, "pid_alive"))); /* stale */
+	json_object_del(l, "pid_alive");
+	locks_mark_local(l, "db-2", alive_42);
+	CHECK(json_is_false(json_object_get(l, "this_host")));
+	CHECK(json_object_get(l, "pid_alive") == NULL); /* another machine's PID says nothing here */
+	locks_mark_local(l, "", alive_42);
+	CHECK(json_is_false(json_object_get(l, "this_host")));
+	json_decref(l);
+}
+
+static const struct harness_case cases[] = {CASE(test_exclusive_lock_with_time), CASE(test_shared_lock_and_noise),
+					    CASE(test_mark_local)};
 HARNESS_MAIN(cases)
