@@ -6,6 +6,9 @@
 #include "agent/ca_paths.h"
 
 #include <stdio.h>
+#include <string.h>
+
+#include "agent/plat.h"
 
 const char *const ca_paths_default[] = {
     "/etc/ssl/certs/ca-certificates.crt",                /* Debian, Ubuntu, Alpine, Arch, Gentoo */
@@ -34,5 +37,10 @@ const char *ca_paths_find_bundle(const char *ca_file)
 {
 	if (ca_file && *ca_file)
 		return ca_file;
+	/* Never search on Windows: "/etc/ssl/..." there is C:\etc\ssl\..., a
+	 * directory any local user may create — a planted bundle would be
+	 * trusted by the SYSTEM service.  Schannel uses the system store. */
+	if (strcmp(plat_os(), "windows") == 0)
+		return NULL;
 	return ca_paths_first_readable(ca_paths_default);
 }

@@ -5,8 +5,10 @@
  * (it would only be right for one distribution), so the agent looks for the
  * bundle of whatever distribution it runs on: Debian/Ubuntu, RHEL/Fedora,
  * SUSE and Alpine paths, first readable wins.  --ca-file overrides the search.
- * On Windows none of the paths exists and the answer is NULL: Schannel uses
- * the system certificate store (CURLOPT_CAINFO must stay unset there).
+ * On Windows the search is never made (those paths would be relative to
+ * the current drive, e.g. C:\etc\..., which any local user may create) and
+ * the answer is NULL: Schannel uses the system certificate store
+ * (CURLOPT_CAINFO must stay unset there).
  * Pure apart from opening files for reading; any thread.
  */
 #ifndef RM_AGENT_CA_PATHS_H

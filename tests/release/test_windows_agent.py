@@ -262,7 +262,7 @@ def test_windows_agent_backup_and_cancel(wine, native, tmp_path):
 def test_windows_platform_unit(wine, tmp_path):
     """tests/release/unit_plat_win32.c: the Windows platform files' unit tests, run under wine
     (quoting round trips through CommandLineToArgvW, files, lock, time-zone rule, children)."""
-    src = ["src/agent/plat_win32.c", "src/agent/plat_win32_service.c", "src/agent/plat_win32_tz.c",
+    src = ["src/agent/plat_win32.c", "src/agent/plat_win32_service.c", "src/agent/plat_win32_tz.c", "src/agent/ca_paths.c",
            "src/common/plat_fs_win32.c", "src/common/util.c", "src/common/tz.c", "src/common/log.c"]
     exe = tmp_path / "unit_plat_win32.exe"
     r = run([MINGW_CC, "-std=c17", "-D_GNU_SOURCE", "-D_POSIX_THREAD_SAFE_FUNCTIONS=200112L",

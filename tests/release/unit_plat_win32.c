@@ -8,7 +8,7 @@
  * arguments; the cmd.exe form; atomic replace over an existing file, the
  * read cap, mkdir -p with drive letters and mixed separators, remove of a
  * missing file; path helpers; LockFileEx refusing a second lock; random
- * bytes; the time-zone rule parses; a child through the socket pumps (output,
+ * bytes; the time-zone rule parses; no CA-bundle search; a child through the socket pumps (output,
  * exit code, -ENOENT for a missing program, a forced stop of a running one).
  */
 #include <winsock2.h>
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/ca_paths.h"
 #include "agent/plat.h"
 #include "agent/plat_win32.h"
 #include "common/plat_win32.h"
@@ -120,6 +121,10 @@ TEST(test_lock_random_tz)
 	CHECK(strcmp(plat_os(), "windows") == 0 && strcmp(plat_arch(), "amd64") == 0);
 	CHECK(strcmp(plat_default_config_dir(), plat_default_state_dir()) == 0);
 	CHECK(strstr(plat_default_config_dir(), "\\restic-manager") != NULL);
+	/* no CA-bundle search on Windows, even where "/etc/ssl/..." resolves (under
+	 * wine on Z: it is the Linux file; on Windows C:\etc is user-creatable) */
+	CHECK(ca_paths_find_bundle(NULL) == NULL);
+	CHECK(ca_paths_find_bundle("C:\\my-ca.pem") != NULL);
 }
 
 /* Read both streams to EOF (the pumps close them) and reap. */
