@@ -174,6 +174,27 @@ def server(tmp_path):
         pytest.fail(f"server exited with {rc}:\n{s.log_text()[-4000:]}")
     assert "ERROR: AddressSanitizer" not in s.log_text()
     assert "runtime error:" not in s.log_text()
+    # No test's admin password ever reaches the log (test_no_secrets.py checks every kind).
+    assert ADMIN_PASSWORD not in s.log_text(), "the admin password is in the server log"
+
+
+def agent_secrets(agent):
+    """The agent's bearer token and repository credentials (from its 0600 config
+    files): values that must never appear in any log."""
+    out = []
+    try:
+        with open(os.path.join(agent.config_dir, "agent.token")) as f:
+            out.append(f.read().strip())
+    except OSError:
+        pass
+    try:
+        with open(os.path.join(agent.config_dir, "repository.json")) as f:
+            repo = json.load(f).get("repository") or {}
+        out.append(repo.get("password") or "")
+        out += [v for v in (repo.get("env") or {}).values() if isinstance(v, str)]
+    except (OSError, ValueError, AttributeError):
+        pass
+    return [x for x in out if len(x) >= 8]
 
 
 @pytest.fixture
@@ -311,3 +332,7 @@ def make_agent(tmp_path, server):
         assert rc in (None, 0), f"agent exited with {rc}:\n" + a.log_text()[-4000:]
         assert "Sanitizer" not in a.log_text(), a.log_text()[-4000:]
         assert "runtime error:" not in a.log_text(), a.log_text()[-4000:]
+        # every end-to-end run doubles as a secrets-in-logs check
+        for secret in agent_secrets(a):
+            assert secret not in a.log_text(), f"a secret of agent {a.base.name} is in its log"
+            assert secret not in server.log_text(), f"a secret of agent {a.base.name} is in the server log"
