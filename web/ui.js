@@ -195,6 +195,15 @@ export function confirmDialog(opts) {
     inp.addEventListener('input', () => { ok.disabled = inp.value.length < min; opts.value = inp.value; });
     setTimeout(() => inp.focus(), 0);
   }
+  // Enter in a confirmation field means OK (when allowed), not the form's
+  // first button (Cancel).
+  for (const inp of extra.querySelectorAll('input')) {
+    inp.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Enter') return;
+      ev.preventDefault();
+      if (!ok.disabled) ok.click();
+    });
+  }
   dlg.returnValue = '';
   dlg.showModal();
   return new Promise((resolve) => {

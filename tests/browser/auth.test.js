@@ -251,10 +251,13 @@ test('users: change a role, reset a password and delete (typed confirmation)', a
   await page.getByRole('button', { name: 'Delete user pete' }).click();
   const del = dialog.getByRole('button', { name: 'Delete user' });
   assert.ok(await del.isDisabled());
-  await dialog.getByLabel(/Type “pete” to confirm/).fill('pet');
+  const typed = dialog.getByLabel(/Type “pete” to confirm/);
+  await typed.fill('pet');
   assert.ok(await del.isDisabled());
-  await dialog.getByLabel(/Type “pete” to confirm/).fill('pete');
-  await del.click();
+  await typed.press('Enter'); // not yet: the dialog stays
+  assert.ok(await dialog.isVisible());
+  await typed.fill('pete');
+  await typed.press('Enter'); // Enter confirms once the name matches
   await page.getByRole('cell', { name: 'pete', exact: true }).waitFor({ state: 'detached' });
   assert.equal((await admin.get('/api/v1/users')).json.items.some((u) => u.username === 'pete'), false);
   // The admin cannot lock themselves out from this page.
