@@ -64,19 +64,20 @@ int schedule_open(const char *state_dir, struct schedule_runner **out)
 	if (hook && *hook && util_parse_i64(hook, 1, 3600, &s->minute_seconds) == 0)
 		log_warnx("test hook RM_TEST_SCHEDULE_MINUTE_SECONDS=%lld: a cron minute lasts %lld s",
 			  (long long)s->minute_seconds, (long long)s->minute_seconds);
-	/* The named zone (also reported to the server); without zoneinfo for it
-	 * (Windows) the system's own rule under the same name; else
-	 * /etc/localtime, else UTC. */
+	/* The zone's name is reported to the server.  Evaluated here: the
+	 * platform's own rule where it has one (Windows: no zoneinfo there, and
+	 * "/usr/share/zoneinfo" would resolve to a user-creatable C:\usr\...),
+	 * else the named zone's file, else /etc/localtime, else UTC. */
+	char rule[128];
 	if (plat_timezone_name(s->tzname, sizeof(s->tzname)) < 0 || !tz_is_valid_name(s->tzname))
 		s->tzname[0] = '\0';
-	if (!s->tzname[0] || tz_zone_load(s->tzname, &s->zone) < 0) {
-		char rule[128];
-		if (plat_timezone_rule(rule, sizeof(rule)) < 0 || tz_zone_from_rule(rule, &s->zone) < 0) {
-			s->tzname[0] = '\0';
-			if (tz_zone_load(NULL, &s->zone) < 0 && tz_zone_fixed(0, &s->zone) < 0) {
-				free(s);
-				return -ENOMEM;
-			}
+	if (plat_timezone_rule(rule, sizeof(rule)) == 0 && tz_zone_from_rule(rule, &s->zone) == 0) {
+		/* the rule, under the mapped name */
+	} else if (!s->tzname[0] || tz_zone_load(s->tzname, &s->zone) < 0) {
+		s->tzname[0] = '\0';
+		if (tz_zone_load(NULL, &s->zone) < 0 && tz_zone_fixed(0, &s->zone) < 0) {
+			free(s);
+			return -ENOMEM;
 		}
 	}
 	r = agent_json_load(state_dir, "schedule.json", &v);
