@@ -281,3 +281,110 @@ def test_operator_job_and_host_endpoints_bad_input(server, admin):
     assert len(admin.get("/api/v1/jobs").json()["items"]) == 1
     assert len(admin.get("/api/v1/hosts").json()["items"]) == 1
     assert server.get("/healthz").status_code == 200
+
+
+# ---- enrolment: install commands from RM_BASE_URL, secrets never stored in clear ----
+
+@pytest.fixture
+def based(tmp_path):
+    from conftest import Server, Client, ADMIN_USER, ADMIN_PASSWORD
+    s = Server(tmp_path, env={"RM_BASE_URL": "https://rm.example.test"})
+    s.start()
+    tok = s.bootstrap_token()
+    assert s.post("/api/v1/bootstrap", json={"token": tok, "username": ADMIN_USER,
+                                             "password": ADMIN_PASSWORD}).status_code == 201
+    c = Client(s)
+    assert c.login(ADMIN_USER, ADMIN_PASSWORD).status_code == 200
+    yield s, c
+    assert s.stop() in (None, 0), s.log_text()[-4000:]
+
+
+def db_bytes(server):
+    out = b""
+    for suffix in ("", "-wal", "-journal"):
+        p = os.path.join(server.data_dir, "restic-manager.db" + suffix)
+        if os.path.exists(p):
+            out += open(p, "rb").read()
+    return out
+
+
+def test_enrolment_install_commands_and_secrets_at_rest(based):
+    server, admin = based
+    env_secret = "Aws-Secret-Value-77Qq"
+    r = admin.post("/api/v1/enrollment-tokens",
+                   json={"hostname": "base-1", "paths": ["/etc"], "tags": ["prod"],
+                         "repository": {"url": "s3:s3.example.test/b", "password": PASSWORD,
+                                        "env": {"AWS_SECRET_ACCESS_KEY": env_secret}}})
+    assert r.status_code == 201, r.text
+    t = r.json()
+    tok = t["token"]
+    base = "https://rm.example.test"
+    assert t["install"]["linux"] == (f"curl -fsSL '{base}/install/install.sh' | sudo RM_SERVER='{base}' "
+                                     f"RM_ENROL_TOKEN='{tok}' sh")
+    assert t["install"]["windows"] == (f"$env:RM_SERVER='{base}'; $env:RM_ENROL_TOKEN='{tok}'; "
+                                       f"irm '{base}/install/install.ps1' | iex")
+    # one hour
+    from datetime import datetime, timezone
+    exp = datetime.fromisoformat(t["expires_at"].replace("Z", "+00:00"))
+    left = (exp - datetime.now(timezone.utc)).total_seconds()
+    assert 3500 < left <= 3600, left
+    # the token, the password and the env secret are not in the database in clear
+    raw = db_bytes(server)
+    for s in (tok, PASSWORD, env_secret):
+        assert s.encode() not in raw, s
+    import hashlib
+    assert hashlib.sha256(tok.encode()).hexdigest().encode() in raw or \
+        hashlib.sha256(tok.encode()).digest() in raw  # stored as its hash
+    # enrol; the agent token is not stored in clear either, and the API never shows secrets
+    a = Raw(server)
+    r = a.post("/api/agent/v1/enroll", {"token": tok, "protocol_version": 1, "hostname": "base-1", "os": "linux",
+                                        "arch": "amd64", "agent_version": "t", "restic_version": "0.14.0"})
+    assert r.status_code == 201, r.text
+    agent_token = r.json()["agent_token"]
+    raw = db_bytes(server)
+    for s in (tok, agent_token, PASSWORD, env_secret):
+        assert s.encode() not in raw, s
+    for path in ("/api/v1/hosts", f"/api/v1/hosts/{r.json()['host_id']}", "/api/v1/audit?limit=100"):
+        text = admin.get(path).text
+        for s in (tok, agent_token, PASSWORD, env_secret):
+            assert s not in text, (path, s)
+    for s in (tok, agent_token, PASSWORD, env_secret):
+        assert s not in server.log_text(), s
+
+
+# ---- one job at a time per host ----
+
+@needs_restic
+def test_jobs_of_one_host_run_one_at_a_time(admin, make_agent, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    slow = tmp_path / "restic-slow"
+    slow.write_text(f'#!/bin/sh\nexec "{RESTIC}" --limit-upload=1024 "$@"\n')  # >= 3 s per backup
+    slow.chmod(slow.stat().st_mode | stat.S_IXUSR)
+    slow = str(slow)
+    agent = enrol(admin, make_agent, "serial-1", str(tmp_path / "repo"), paths=[str(src)], restic=slow)
+    hid = agent.host_id
+    run_job(admin, hid, {"kind": "init"})
+    ids = []
+    for _ in range(2):
+        r = admin.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": "backup", "group": "default"})
+        assert r.status_code == 201 and r.json()["status"] == "queued"
+        ids.append(r.json()["id"])
+    seen_first_running = False
+    deadline_state = None
+
+    def step():
+        nonlocal seen_first_running, deadline_state
+        a, b = (admin.get(f"/api/v1/jobs/{i}").json() for i in ids)
+        assert not (a["status"] == "running" and b["status"] == "running"), (a, b)
+        if a["status"] == "running":
+            seen_first_running = True
+            assert b["status"] == "queued", b
+        deadline_state = (a, b)
+        return a["status"] in FINAL and b["status"] in FINAL
+    wait_for(step, timeout=TIMEOUT, interval=0.1, what="both backups")
+    a, b = deadline_state
+    assert seen_first_running
+    assert a["status"] == b["status"] == "succeeded", (a, b)
+    assert b["started_at"] >= a["finished_at"], (a, b)

@@ -318,3 +318,44 @@ def test_restore_arguments_refused(server, admin):
     for h in (a, b):
         assert admin.get("/api/v1/jobs", params={"host": h.host_id}).json()["items"] == []
     assert server.get("/healthz").status_code == 200
+
+
+# ---- the schedule on disk fires after an agent restart without the server ----
+
+@needs_restic
+def test_cached_schedule_fires_after_restart_while_server_is_down(admin, make_agent, tmp_path, server):
+    src = str(tmp_path / "src")
+    os.makedirs(src)
+    open(os.path.join(src, "f.txt"), "w").write("cached\n")
+    agent = enrol(admin, make_agent, "cached-1", str(tmp_path / "repo"), [src],
+                  env={"RM_TEST_SCHEDULE_MINUTE_SECONDS": str(MINUTE_S)})
+    hid = agent.host_id
+    run_job(admin, hid, {"kind": "init"})
+    r = admin.post(f"/api/v1/hosts/{hid}/schedules", json={"cron": "*/3 * * * *", "groups": ["default"]})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    wait_for(lambda: not admin.get(f"/api/v1/hosts/{hid}/schedules").json()["drift"], timeout=TIMEOUT,
+             what="schedule applied")
+    server.stop()
+    agent.stop()
+    n_before = len(queued(agent))
+    c0 = agent.connections()
+    agent.run(wait=False)  # no server: only what the agent keeps on disk
+
+    def fired_offline():
+        text = agent.log_text()
+        new = queued(agent)[n_before:]
+        return [q for q in new if q[1] == "backup" and f"job {q[0]} finished" in text]
+    done = wait_for(fired_offline, timeout=TIMEOUT, interval=0.2, what="a scheduled backup without the server")
+    assert agent.connections() == c0  # it never reached the server since the restart
+    before = agent.connections()
+    server.args = ["--listen", server.addr]
+    server.start()
+    agent.wait_connected(before, timeout=TIMEOUT)
+    assert admin.login("admin", "correct horse battery staple").status_code == 200
+    assert admin.patch(f"/api/v1/hosts/{hid}/schedules/{sid}", json={"enabled": False}).status_code == 200
+    for jid, _, group, _ in done:
+        j = wait_for(lambda: (lambda r: r.json() if r.status_code == 200 and r.json()["status"] in FINAL else None)(
+            admin.get(f"/api/v1/jobs/{jid}")), timeout=TIMEOUT, what="the offline job delivered")
+        assert j["actor"] == "schedule" and j["status"] == "succeeded" and group == "default", j
+        assert "running: restic backup" in admin.get(f"/api/v1/jobs/{jid}/log").text
