@@ -317,8 +317,12 @@ test('every page: no horizontal scroll at 360 px, labelled controls, dark theme,
 
   // Keyboard focus is visible: a 2 px+ outline on every focused control.
   await page.setViewportSize({ width: 1280, height: 860 });
+  await page.goto(`/#/hosts/${id}/jobs`);
+  await page.locator('figure.chart').first().waitFor();
+  await shot(page, 'host-jobs-dark');
   await page.goto(`/#/hosts/${id}/repo`);
   await page.getByRole('button', { name: 'Save maintenance settings' }).waitFor();
+  await shot(page, 'host-repo-dark');
   const seen = new Set();
   for (let i = 0; i < 40; i++) {
     await page.keyboard.press('Tab');
