@@ -527,6 +527,13 @@ def test_cli_basics(make_agent):
     assert r.returncode == 1 and "not enrolled" in r.stderr
     r = a.cli("frobnicate")
     assert r.returncode == 2
+    # the Windows service subcommand: documented, and a clear error on Linux
+    assert "service install|uninstall|start|stop" in a.cli("--help").stdout
+    for verb in ("install", "uninstall", "start", "stop", "run"):
+        r = a.cli("service", verb)
+        assert r.returncode == 2 and "only on Windows" in r.stderr and "systemd" in r.stderr, (verb, r.stderr)
+    r = a.cli("service")
+    assert r.returncode == 2 and "install, uninstall, start, stop" in r.stderr
 
 
 class TlsProxy:
