@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 
 import pytest
 import requests
@@ -388,3 +389,43 @@ def test_jobs_of_one_host_run_one_at_a_time(admin, make_agent, tmp_path):
     assert seen_first_running
     assert a["status"] == b["status"] == "succeeded", (a, b)
     assert b["started_at"] >= a["finished_at"], (a, b)
+
+
+# ---- host detail and fleet summary with a real agent ----
+
+@needs_restic
+def test_host_detail_and_fleet_summary_from_a_real_agent(admin, make_agent, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.bin").write_bytes(os.urandom(50000))
+    agent = enrol(admin, make_agent, "detail-1", str(tmp_path / "repo"), paths=[str(src)])
+    hid = agent.host_id
+    h = admin.get(f"/api/v1/hosts/{hid}").json()
+    assert h["last_backup"] is None and h["snapshot_count"] == 0 and h["repo_stats"] is None
+    assert admin.get("/api/v1/fleet/summary").json()["hosts"]["never_backed_up"] == 1
+    run_job(admin, hid, {"kind": "init"})
+    b = run_job(admin, hid, {"kind": "backup", "group": "default"})
+    run_job(admin, hid, {"kind": "stats"})
+    run_job(admin, hid, {"kind": "check"})
+    version = agent.cli("--version").stdout.split()[2]
+    restic_version = subprocess.run([RESTIC, "version"], capture_output=True, text=True).stdout.split()[1]
+
+    def detail():
+        h = admin.get(f"/api/v1/hosts/{hid}").json()
+        rs = h["repo_stats"] or {}
+        return h if h["snapshot_count"] == 1 and "raw_size" in rs and "check" in rs else None
+    h = wait_for(detail, timeout=TIMEOUT, what="host detail filled in")
+    assert h["status"] == "online" and h["os"] == "linux" and h["arch"] in ("amd64", "arm64")
+    assert h["agent_version"] == version and h["restic_version"] == restic_version, h
+    assert h["last_seen"].endswith("Z") and h["protocol_version"] == 1
+    assert h["last_backup"]["job_id"] == b["id"] and h["last_backup"]["status"] == "succeeded"
+    assert h["last_success_at"] and h["running_job_id"] is None
+    rs = h["repo_stats"]
+    assert rs["total_size"] >= 50000 and rs["raw_size"] > 0 and rs["snapshots_count"] == 1
+    assert rs["check"]["ok"] is True and "no errors" in rs["check"]["message"]
+    assert h["paths"] == [str(src)] and h["repository"]["url"] == str(tmp_path / "repo")
+    s = admin.get("/api/v1/fleet/summary").json()
+    assert s["hosts"]["total"] == 1 and s["hosts"]["online"] == 1 and s["hosts"]["never_backed_up"] == 0
+    assert s["hosts"]["backup_failed"] == 0 and s["snapshots"] == 1
+    row = [x for x in admin.get("/api/v1/hosts").json()["items"] if x["id"] == hid][0]
+    assert row["status"] == "online" and row["last_backup"]["status"] == "succeeded"
