@@ -102,6 +102,8 @@ function maintenanceForm(ctx, host, m, reload) {
   return form;
 }
 
+const dirtyForms = new WeakMap(); // tab body → maintenance form with unsaved edits
+
 export async function tabRepo(ctx, host, body) {
   const repo = host.repository || host.repo || {};
   const rs = host.repo_stats || {};
@@ -141,8 +143,15 @@ export async function tabRepo(ctx, host, body) {
       }, 'btn danger')));
   }
 
-  if (m) put(body, maintenanceForm(ctx, host, m, reload));
-  else put(body, errorBox(merr, 'the maintenance schedule'));
+  // A live refresh (a job of this host finished) must not throw away
+  // maintenance edits the user has not saved yet: keep a changed form.
+  const prev = dirtyForms.get(body);
+  if (prev && prev.isConnected === false && prev.dataset.dirty === '1') put(body, prev);
+  else if (m) {
+    const form = maintenanceForm(ctx, host, m, () => { dirtyForms.delete(body); reload(); });
+    form.addEventListener('input', () => { form.dataset.dirty = '1'; dirtyForms.set(body, form); });
+    put(body, form);
+  } else put(body, errorBox(merr, 'the maintenance schedule'));
 
   if (!op) return;
   const run = (kind, label, confirm, cls = 'btn') => actionButton(label, async () => {

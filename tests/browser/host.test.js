@@ -90,6 +90,15 @@ test('repository tab: health, editable maintenance cadences, a stale lock with i
   // Cadences: edited, validated, saved and shown again after a reload.
   const prune = page.getByLabel('Prune unreferenced data: every (hours)');
   assert.equal(await prune.inputValue(), '168');
+  // A job of this host finishing refreshes the tab live, but keeps edits
+  // that are not saved yet.
+  await prune.fill('99');
+  const locksHeading = await page.getByRole('heading', { name: 'Locks' }).elementHandle();
+  const sj = await runJob(id, { kind: 'snapshots' });
+  assert.equal(sj.status, 'succeeded');
+  await waitFor(() => locksHeading.evaluate((el) => !el.isConnected), { what: 'the tab to refresh' });
+  await page.getByRole('heading', { name: 'Locks' }).waitFor();
+  assert.equal(await prune.inputValue(), '99');
   await prune.fill('0');
   await page.getByRole('button', { name: 'Save maintenance settings' }).click();
   await page.getByText('whole number of hours from 1 to 8760').waitFor();
