@@ -359,3 +359,61 @@ def test_cached_schedule_fires_after_restart_while_server_is_down(admin, make_ag
             admin.get(f"/api/v1/jobs/{jid}")), timeout=TIMEOUT, what="the offline job delivered")
         assert j["actor"] == "schedule" and j["status"] == "succeeded" and group == "default", j
         assert "running: restic backup" in admin.get(f"/api/v1/jobs/{jid}/log").text
+
+
+# ---- the privileged credential reaches restic for prune only, never the agent's disk ----
+
+def sha_text(s):
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+@needs_restic
+def test_privileged_credential_used_for_prune_only_and_not_persisted(admin, make_agent, tmp_path):
+    priv = "Privileged-Key-Gaps5-Zt6w"
+    seen = tmp_path / "passwords.log"
+    w = tmp_path / "restic-which-key"
+    # records which password each restic step got (as a hash), then runs the real restic
+    w.write_text("#!/bin/sh\n"
+                 f"printf '%s %s\\n' \"$1\" \"$(printf %s \"$RESTIC_PASSWORD\" | sha256sum | cut -d' ' -f1)\""
+                 f" >> '{seen}'\n"
+                 f'exec "{RESTIC}" "$@"\n')
+    w.chmod(0o755)
+    src = str(tmp_path / "src")
+    os.makedirs(src)
+    open(os.path.join(src, "f.txt"), "w").write("x\n")
+    repo = str(tmp_path / "repo")
+    r = admin.post("/api/v1/enrollment-tokens",
+                   json={"hostname": "priv-1", "repository": {"url": repo, "password": PASSWORD}, "paths": [src]})
+    agent = make_agent("priv-1", restic=str(w))
+    agent.enroll(r.json()["token"])
+    agent.run()
+    hid = agent.host_id
+    run_job(admin, hid, {"kind": "init"})
+    # a second key: the privileged one
+    pf = tmp_path / "newpass"
+    pf.write_text(priv)
+    env = dict(os.environ, RESTIC_REPOSITORY=repo, RESTIC_PASSWORD=PASSWORD, RESTIC_CACHE_DIR=str(tmp_path / "c"))
+    subprocess.run([RESTIC, "key", "add", "--new-password-file", str(pf)], env=env, check=True,
+                   capture_output=True)
+    pf.unlink()
+    assert admin.put(f"/api/v1/hosts/{hid}/maintenance",
+                     json={"privileged_password": priv}).status_code == 200
+    run_job(admin, hid, {"kind": "backup", "group": "default"})
+    p = run_job(admin, hid, {"kind": "prune"})
+    run_job(admin, hid, {"kind": "check"})
+    used = [l.split() for l in seen.read_text().splitlines()]
+    by_cmd = {}
+    for cmd, h in used:
+        by_cmd.setdefault(cmd, set()).add(h)
+    assert by_cmd["prune"] == {sha_text(priv)}, by_cmd
+    for cmd in ("init", "backup", "snapshots", "check"):
+        assert by_cmd[cmd] == {sha_text(PASSWORD)}, (cmd, by_cmd)
+    # never on the agent's disk, in its log or in the job's log
+    for d in (agent.state_dir, agent.config_dir):
+        for root, _, files in os.walk(d):
+            for f in files:
+                fp = os.path.join(root, f)
+                assert priv.encode() not in open(fp, "rb").read(), fp
+    assert priv not in agent.log_text()
+    assert priv not in admin.get(f"/api/v1/jobs/{p['id']}/log").text
+    assert priv not in str(admin.get(f"/api/v1/jobs/{p['id']}").json())
