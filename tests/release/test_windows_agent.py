@@ -257,6 +257,8 @@ def test_windows_agent_backup_and_cancel(wine, native, tmp_path):
         rc = a.stop()
     assert rc == 0, a.log()[-3000:]
     assert "stopped" in a.log()
+    r = a.cli("status")  # state written by the Windows file helpers reads back
+    assert r.returncode == 0 and "host id: " in r.stdout and "running job: none" in r.stdout, r.stdout + r.stderr
 
 
 def test_windows_platform_unit(wine, tmp_path):
@@ -273,7 +275,7 @@ def test_windows_platform_unit(wine, tmp_path):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     r = wine.run(exe, winpath(scratch), timeout=120)
-    assert r.returncode == 0 and "4 passed, 0 failed" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "5 passed, 0 failed" in r.stdout, r.stdout + r.stderr
 
 
 def test_windows_service_commands(wine, native, tmp_path):

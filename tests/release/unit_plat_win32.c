@@ -13,8 +13,11 @@
  */
 #include <winsock2.h>
 
+#include <aclapi.h>
 #include <errno.h>
+#include <sddl.h>
 #include <shellapi.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,8 +187,41 @@ TEST(test_children)
 	}
 }
 
+/* The protected DACL of service install / enroll, read back as SDDL.
+ * Wine does not keep file ACLs (it answers a DACL made up from the unix
+ * mode bits), so there the call is exercised but only checked on Windows. */
+TEST(test_dir_protect)
+{
+	bool wine = GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "wine_get_version") != NULL;
+	char dir[PLAT_PATH_MAX];
+	PSECURITY_DESCRIPTOR sd = NULL;
+	PACL dacl = NULL;
+	LPWSTR sddl = NULL;
+	wchar_t *w;
+
+	snprintf(dir, sizeof(dir), "%s\\secure\\sub", scratch);
+	CHECK_EQ_INT(plat_dir_restrict(dir), 0);
+	w = plat_win32_widen(dir);
+	CHECK(w && GetNamedSecurityInfoW(w, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL,
+					 &sd) == ERROR_SUCCESS);
+	if (sd && ConvertSecurityDescriptorToStringSecurityDescriptorW(sd, SDDL_REVISION_1, DACL_SECURITY_INFORMATION,
+								       &sddl, NULL)) {
+		char *s = plat_win32_narrow(sddl);
+		printf("dacl%s: %s\n", wine ? " (wine: not kept, not checked)" : "", s ? s : "?");
+		/* protected, SYSTEM and Administrators only, inherited by children */
+		CHECK(wine || (s && strncmp(s, "D:P", 3) == 0 && strstr(s, ";;;SY)") && strstr(s, ";;;BA)")));
+		CHECK(wine || (s && !strstr(s, ";;;WD)") && !strstr(s, ";;;BU)") && !strstr(s, ";;;AU)")));
+		free(s);
+		LocalFree(sddl);
+	} else {
+		CHECK(!"no security descriptor");
+	}
+	LocalFree(sd);
+	free(w);
+}
+
 static const struct harness_case cases[] = {CASE(test_quoting), CASE(test_files), CASE(test_lock_random_tz),
-					     CASE(test_children)};
+					     CASE(test_children), CASE(test_dir_protect)};
 
 int main(int argc, char **argv)
 {
