@@ -429,3 +429,26 @@ def test_host_detail_and_fleet_summary_from_a_real_agent(admin, make_agent, tmp_
     assert s["hosts"]["backup_failed"] == 0 and s["snapshots"] == 1
     row = [x for x in admin.get("/api/v1/hosts").json()["items"] if x["id"] == hid][0]
     assert row["status"] == "online" and row["last_backup"]["status"] == "succeeded"
+
+
+# ---- enrol from the environment; defaults ----
+
+def test_enrol_from_environment_and_default_dirs(admin, make_agent, tmp_path, server):
+    r = admin.post("/api/v1/enrollment-tokens",
+                   json={"hostname": "env-1", "repository": {"url": str(tmp_path / "repo"), "password": PASSWORD},
+                         "paths": []})
+    tok = r.json()["token"]
+    a = make_agent("env-1")
+    out = a.cli("enroll", env={"RM_SERVER": server.url, "RM_ENROL_TOKEN": tok})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert tok not in out.stdout + out.stderr
+    for f in ("agent.json", "agent.token"):  # repository.json follows with the first hello
+        p = os.path.join(a.config_dir, f)
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, f
+    # no temporary files left from the atomic writes
+    assert sorted(os.listdir(a.config_dir)) == ["agent.json", "agent.token"], os.listdir(a.config_dir)
+    assert json.load(open(os.path.join(a.config_dir, "agent.json")))["server"] == server.url
+    assert [h["name"] for h in admin.get("/api/v1/hosts").json()["items"]] == ["env-1"]
+    h = a.cli("--help").stdout
+    assert "default /etc/restic-manager" in h and "default /var/lib/restic-manager" in h
+    assert "RM_SERVER" in h and "RM_ENROL_TOKEN" in h
