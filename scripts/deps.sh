@@ -7,13 +7,14 @@ what=${1:-all}
 
 BUILD_PKGS="build-essential make pkg-config libevent-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev ca-certificates"
 TEST_PKGS="restic python3 python3-pytest python3-requests valgrind sqlite3 curl shellcheck clang-format chromium"
+# The windows-amd64 agent's release test runs it under wine (64-bit only: no i386
+# architecture needed; the binary is /usr/lib/wine/wine64, no /usr/bin wrapper).
+# A test peer, not a build tool: the image's build stage (deps.sh static) skips it.
+TEST_PKGS="$TEST_PKGS wine64"
 # Browser tests (tests/browser) run on node + npm; take Debian's only when node is missing.
 command -v node >/dev/null 2>&1 || TEST_PKGS="$TEST_PKGS nodejs npm"
 # Cross/static toolchain for the release artifacts (make agents / dist); see mk/release.mk.
 STATIC_PKGS="musl-tools musl-dev:arm64 gcc-aarch64-linux-gnu gcc-mingw-w64-x86-64 qemu-user-static autoconf automake libtool tcl cmake dpkg-dev systemd openssl"
-# The windows-amd64 agent's release test runs it under wine (64-bit only: no i386
-# architecture needed; the binary is /usr/lib/wine/wine64, no /usr/bin wrapper).
-STATIC_PKGS="$STATIC_PKGS wine64"
 
 case $what in
 build) pkgs=$BUILD_PKGS ;;
