@@ -19,7 +19,7 @@
 Paths handed to the agent are Windows paths on wine's Z: drive (the Linux root).
 WINEPREFIX is a fresh temporary directory per module (first start ~8 s);
 wineserver is killed at the end.  Skipped only when wine64 is not installed
-(scripts/deps.sh static installs it).
+(scripts/deps.sh test installs it).
 """
 import os
 import shutil
@@ -39,7 +39,7 @@ MINGW_CC = shutil.which("x86_64-w64-mingw32-gcc")
 HERE = os.path.dirname(os.path.abspath(__file__))
 PASSWORD = "windows-e2e-repo-password"
 
-pytestmark = pytest.mark.skipif(WINE is None, reason="wine64 is not installed (scripts/deps.sh static installs it)")
+pytestmark = pytest.mark.skipif(WINE is None, reason="wine64 is not installed (scripts/deps.sh test installs it)")
 
 
 def winpath(p):
