@@ -56,7 +56,7 @@ export async function pageHost(ctx) {
       ])));
   };
   drawHead();
-  const body = h('section', { class: 'card tab-body', 'aria-live': 'polite' }, loading());
+  const body = h('section', { class: 'card tab-body', 'aria-label': 'Tab content' }, loading());
   put(main, head, tabs(TABS, tab, (k) => `#/hosts/${id}/${k}`), body);
   const fn = { snapshots: tabSnapshots, sources: tabSources, schedules: tabSchedules, repo: tabRepo, jobs: tabJobs, settings: tabSettings }[tab];
   try { await fn(ctx, host, body); } catch (e) { put(clear(body), errorBox(e)); }

@@ -37,20 +37,30 @@ export async function pageJobs(ctx) {
   const status = h('select', null, [['', 'Any status'], ['running', 'Running'], ['queued', 'Queued'], ['succeeded', 'Succeeded'], ['warning', 'Warning'], ['failed', 'Failed'], ['cancelled', 'Cancelled']].map(([v, t]) => h('option', { value: v, text: t, selected: v === (ctx.query.get('status') || '') })));
   const kind = h('select', null, [['', 'Any kind'], ...['backup', 'restore', 'forget', 'prune', 'check', 'init', 'unlock', 'stats', 'snapshots', 'diff'].map((k) => [k, k])].map(([v, t]) => h('option', { value: v, text: t, selected: v === (ctx.query.get('kind') || '') })));
   const box = h('div', null, loading());
+  const pager = h('div', { class: 'pager' });
   put(main, h('div', { class: 'page-head' }, h('h1', { text: 'Jobs' })),
-    h('section', { class: 'card' }, h('div', { class: 'filters' }, field('Status', status), field('Kind', kind)), box));
+    h('section', { class: 'card' }, h('div', { class: 'filters' }, field('Status', status), field('Kind', kind)), box, pager));
+  const PAGE = 50;
+  const cursors = [null];
+  let page = 0;
   const load = async () => {
     try {
-      const r = await api.get('/jobs' + qs({ status: status.value, kind: kind.value, limit: 100 }));
+      const r = await api.get('/jobs' + qs({ status: status.value, kind: kind.value, limit: PAGE, cursor: cursors[page] }));
       const jobs = (r && r.items) || [];
-      put(clear(box), jobs.length ? jobsTable(jobs, true) : emptyState('No jobs match', 'Jobs appear here when a backup or another operation runs.'));
+      cursors[page + 1] = r && r.next ? r.next : undefined;
+      put(clear(box), jobs.length ? jobsTable(jobs, true) : emptyState(page ? 'No more jobs' : 'No jobs match', 'Jobs appear here when a backup or another operation runs.'));
     } catch (e) { put(clear(box), errorBox(e, 'jobs')); }
+    const prev = h('button', { type: 'button', class: 'btn', text: '← Newer', disabled: page === 0, onclick: () => { page--; load(); } });
+    const next = h('button', { type: 'button', class: 'btn', text: 'Older →', disabled: !cursors[page + 1], onclick: () => { page++; load(); } });
+    put(clear(pager), prev, h('span', { class: 'muted', text: `Page ${page + 1}` }), next);
   };
-  status.addEventListener('change', load);
-  kind.addEventListener('change', load);
+  const restart = () => { cursors.length = 1; page = 0; load(); };
+  status.addEventListener('change', restart);
+  kind.addEventListener('change', restart);
   await load();
-  // New and finished jobs appear without a reload.
-  return fleetStream(() => { if (!ctx.stale()) load(); });
+  // New and finished jobs appear without a reload (on the first page; later
+  // pages would shift under the reader).
+  return fleetStream(() => { if (!ctx.stale() && page === 0) load(); });
 }
 
 function pick(o, ...keys) { for (const k of keys) if (o && o[k] !== undefined && o[k] !== null) return o[k]; return undefined; }

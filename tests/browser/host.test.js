@@ -582,3 +582,37 @@ test('every destructive button asks first: Escape leaves the server untouched', 
   assert.equal((await admin.get(`/api/v1/hosts/${id}/sources/extra`)).status, 200);
   await done(page);
 });
+
+test('jobs page: filters and pages of 50 (older/newer)', async (t) => {
+  if (!hosts.alpha) { t.skip(`no agent binary at ${AGENT_BIN}`); return; }
+  // A host whose agent is stopped keeps its jobs queued.
+  const gamma = await enrol('gamma-03');
+  const agent = agents[agents.length - 1];
+  await agent.stop();
+  for (let i = 0; i < 55; i++) {
+    const r = await admin.post(`/api/v1/hosts/${gamma.id}/jobs`, { kind: 'snapshots' });
+    assert.equal(r.status, 201, r.text);
+  }
+  const page = await newPage(browser, server);
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto('/#/jobs?status=queued');
+  const rows = page.locator('main table tbody tr');
+  await page.getByText('Page 1').waitFor();
+  await waitFor(async () => (await rows.count()) === 50, { what: '50 rows' });
+  assert.ok(await page.getByRole('button', { name: '← Newer' }).isDisabled());
+  const firstPage = await rows.locator('td[data-label="Job"]').allTextContents();
+  await page.getByRole('button', { name: 'Older →' }).click();
+  await page.getByText('Page 2').waitFor();
+  await waitFor(async () => (await rows.count()) === 5, { what: 'the last 5 rows' });
+  const second = await rows.locator('td[data-label="Job"]').allTextContents();
+  assert.equal(second.filter((x) => firstPage.includes(x)).length, 0, 'no job on both pages');
+  assert.ok(await page.getByRole('button', { name: 'Older →' }).isDisabled());
+  await page.getByRole('button', { name: '← Newer' }).click();
+  await page.getByText('Page 1').waitFor();
+  // Another filter starts again at page 1.
+  await page.getByLabel('Kind').selectOption('restore');
+  await waitFor(async () => (await rows.count()) === 0, { what: 'no queued restores' });
+  await page.getByText('No jobs match').waitFor();
+  await shot(page, 'jobs-empty-filter');
+  await done(page);
+});
