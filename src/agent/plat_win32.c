@@ -292,33 +292,84 @@ char *plat_win32_cmdline(const char *const *argv)
 	return b.p;
 }
 
-/* "K=V\0K=V\0\0" in UTF-16 from the NULL-terminated UTF-8 envp. */
+struct env_ent {
+	const char *s;
+	size_t idx; /* position in envp: the later of two equal names wins */
+};
+
+/* Length of the name in "NAME=value" ("=C:=C:\\x" is the name "=C:"). */
+static size_t env_name_len(const char *s)
+{
+	const char *e = strchr(s + (s[0] == '='), '=');
+	return e ? (size_t)(e - s) : strlen(s);
+}
+
+static int env_name_cmp(const char *a, size_t la, const char *b, size_t lb)
+{
+	for (size_t i = 0; i < la && i < lb; i++) {
+		int x = (unsigned char)a[i], y = (unsigned char)b[i];
+		x = (x >= 'a' && x <= 'z') ? x - 32 : x;
+		y = (y >= 'a' && y <= 'z') ? y - 32 : y;
+		if (x != y)
+			return x - y;
+	}
+	return la == lb ? 0 : la < lb ? -1 : 1;
+}
+
+static int env_ent_cmp(const void *pa, const void *pb)
+{
+	const struct env_ent *a = pa, *b = pb;
+	int r = env_name_cmp(a->s, env_name_len(a->s), b->s, env_name_len(b->s));
+	return r ? r : (a->idx < b->idx ? -1 : a->idx > b->idx);
+}
+
+/* "K=V\0K=V\0\0" in UTF-16 from the NULL-terminated UTF-8 envp, sorted by
+ * name case-insensitively as Windows expects.  Names are case-insensitive
+ * on Windows, so of two entries with the same name only the later one in
+ * envp is kept: the job's own values (RESTIC_PASSWORD…, appended last by
+ * job.c) always win over an inherited "Restic_Password". */
 static wchar_t *build_env_block(const char *const *envp)
 {
-	size_t total = 1;
-	wchar_t *blk, *p;
+	size_t total = 1, n = 0, o = 0;
+	struct env_ent *v;
+	wchar_t *blk = NULL, *p;
 
-	for (size_t i = 0; envp[i]; i++) {
-		int n = MultiByteToWideChar(CP_UTF8, 0, envp[i], -1, NULL, 0);
-		if (n <= 0)
-			return NULL;
-		total += (size_t)n;
+	while (envp[n])
+		n++;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		int k = MultiByteToWideChar(CP_UTF8, 0, envp[i], -1, NULL, 0);
+		if (k <= 0)
+			goto out;
+		total += (size_t)k;
+		v[i].s = envp[i];
+		v[i].idx = i;
 	}
+	qsort(v, n, sizeof(*v), env_ent_cmp);
 	blk = malloc((total + 1) * sizeof(wchar_t));
 	if (!blk)
-		return NULL;
+		goto out;
 	p = blk;
-	for (size_t i = 0; envp[i]; i++) {
-		int n = MultiByteToWideChar(CP_UTF8, 0, envp[i], -1, p, (int)(total - (size_t)(p - blk)));
-		if (n <= 0) {
+	for (size_t i = 0; i < n; i++) {
+		int k;
+		if (i + 1 < n && env_name_cmp(v[i].s, env_name_len(v[i].s), v[i + 1].s, env_name_len(v[i + 1].s)) == 0)
+			continue; /* a later entry of the same name follows */
+		k = MultiByteToWideChar(CP_UTF8, 0, v[i].s, -1, p, (int)(total - (size_t)(p - blk)));
+		if (k <= 0) {
 			free(blk);
-			return NULL;
+			blk = NULL;
+			goto out;
 		}
-		p += n;
+		p += k;
+		o++;
 	}
 	*p++ = L'\0';
-	if (p == blk + 1)
+	if (o == 0)
 		*p = L'\0'; /* an empty block is two NULs */
+out:
+	free(v);
 	return blk;
 }
 

@@ -170,6 +170,20 @@ TEST(test_children)
 		plat_child_free(c);
 		c = NULL;
 	}
+	/* names are case-insensitive on Windows: the later entry wins (job.c's own values) */
+	{
+		const char *dup[] = {"Restic_Password=inherited", "ZZ=1", "RESTIC_PASSWORD=ours", "AA=2", NULL};
+		plat_shell_argv("echo [%RESTIC_PASSWORD%][%AA%][%ZZ%]", sh);
+		CHECK_EQ_INT(plat_child_spawn(sh[0], sh, dup, &c), 0);
+		if (c) {
+			drain(c, out, sizeof(out), &code);
+			CHECK(strstr(out, "[ours][2][1]") != NULL);
+			if (!strstr(out, "[ours][2][1]"))
+				fprintf(stderr, "  env output: %s\n", out);
+			plat_child_free(c);
+			c = NULL;
+		}
+	}
 	CHECK_EQ_INT(plat_child_spawn("C:\\does\\not\\exist.exe", missing, env, &c), -ENOENT);
 	CHECK_EQ_INT(plat_child_spawn("no-such-program-rm", missing, env, &c), -ENOENT);
 	/* a running child (ping waits ~10 s) ends at once on a forced stop */
