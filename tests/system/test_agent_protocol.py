@@ -712,9 +712,9 @@ def test_client_gone_during_held_poll(server, admin):
         s = socket.create_connection((host, int(port)), timeout=5)
         s.sendall((f"GET /api/agent/v1/commands?after=0&wait=30 HTTP/1.1\r\nHost: x\r\nX-RM-Protocol: 1\r\n"
                    f"Authorization: Bearer {a.token}\r\n\r\n").encode())
-        wait_polling(admin, a.host_id)
+        wait_polling(admin, a.host_id)  # this socket's poll: the previous one was dropped below
         s.close()
-    wait_polling(admin, a.host_id, False)  # the close was noticed and the poll dropped
+        wait_polling(admin, a.host_id, False)  # the close was noticed and the poll dropped
     job = create_job(admin, a.host_id, kind="init")
     assert a.poll(wait=5).json()["commands"][0]["job_id"] == job["id"]
     assert server.get("/healthz").status_code == 200
