@@ -19,7 +19,8 @@ function kv(rows) {
 
 /** Overall health: [status for badge(), label, reason]. */
 export function repoHealth(check, locks, checkEveryHours) {
-  const stale = locks.filter((l) => l.held_by_this_host && !l.job_running);
+  // stale === false: the agent saw the holder's restic still alive when it reported the lock
+  const stale = locks.filter((l) => l.held_by_this_host && !l.job_running && l.stale !== false);
   if (check && check.ok === false) return ['failed', 'check failed', 'The last integrity check reported errors.'];
   if (stale.length) return ['warning', 'stale lock', 'A lock is held by this host while none of its jobs runs.'];
   if (!check || !check.time) return ['warning', 'never checked', 'No integrity check has run yet.'];
@@ -30,6 +31,7 @@ export function repoHealth(check, locks, checkEveryHours) {
 
 function lockState(l) {
   if (l.held_by_this_host && l.job_running) return badge('running', 'in use by a running job');
+  if (l.held_by_this_host && l.stale === false) return badge('warning', 'held by a live restic outside the agent\'s jobs');
   if (l.held_by_this_host) return badge('warning', l.agent_online ? 'stale — no job is running' : 'stale? agent offline');
   return badge('none', 'another machine');
 }

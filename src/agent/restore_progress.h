@@ -13,8 +13,11 @@
  *   bytes  what the restic process has written (plat_child_written_bytes).
  *          File sizes under the target say nothing: restic preallocates
  *          each file at its full size when it creates it (fallocate).
- *          Where the platform cannot tell, the sizes of the files counted
- *          below stand in.
+ *          The sizing `ls` has already filled restic's cache (index,
+ *          snapshots, the tree packs), so the restore's writes are the
+ *          restored data (checked: the cache does not grow during the
+ *          restore; stdout/stderr text is noise).  Where the platform
+ *          cannot tell, the sizes of the files counted below stand in.
  *   files  regular files under target/<selected path> whose status changed
  *          since the restore began (created or rewritten by it; the
  *          change time cannot be set back, unlike the mtime restic restores
