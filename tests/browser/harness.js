@@ -263,3 +263,25 @@ export function unlabelledControls(page) {
     .filter((el) => el.type !== 'hidden' && !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
     .map((el) => el.outerHTML));
 }
+
+/** Controls in <main> that are cut off: partly outside the viewport or outside
+ *  the box of an ancestor that clips (overflow not visible), except inside
+ *  scrollers meant to scroll (.log, .tree, pre, the tab strip). */
+export function clippedControls(page) {
+  return page.evaluate(() => {
+    const out = [];
+    for (const el of document.querySelectorAll('main button, main a, main input, main select, main textarea')) {
+      const r = el.getBoundingClientRect();
+      if (!r.width || !r.height || el.closest('.log, .tree, pre, .tabs')) continue;
+      let bad = r.left < -1 || r.right > window.innerWidth + 1;
+      for (let a = el.parentElement; a && !bad && a !== document.body; a = a.parentElement) {
+        const cs = getComputedStyle(a);
+        if (cs.overflowX === 'visible' && cs.overflowY === 'visible') continue;
+        const ar = a.getBoundingClientRect();
+        if (r.left < ar.left - 1 || r.right > ar.right + 1) bad = true;
+      }
+      if (bad) out.push(`${el.tagName} “${(el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 30)}”`);
+    }
+    return out;
+  });
+}
