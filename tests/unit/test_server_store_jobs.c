@@ -194,6 +194,60 @@ TEST(test_jobs)
 	db_close(st, path);
 }
 
+/* Queued jobs whose run command was acknowledged (gone from the queue) are
+ * the candidates hello may fail as lost; a failure for that reason, like
+ * "agent restarted", still yields to the agent's own job.finished. */
+TEST(test_delivered_queued_jobs)
+{
+	char path[128], a[33], b[33], c[33];
+	struct store *st = db_open(path, sizeof(path));
+	char(*ids)[STORE_JOB_ID_LEN + 1] = NULL;
+	size_t n = 9;
+	int64_t h, h2, seq = 0;
+	struct store_job j;
+	json_t *cmd = json_object();
+	if (!st)
+		return;
+	h = add_host(st, "h", "t1");
+	h2 = add_host(st, "h2", "t2");
+	snprintf(a, sizeof(a), "%032x", 0xa);
+	snprintf(b, sizeof(b), "%032x", 0xb);
+	snprintf(c, sizeof(c), "%032x", 0xc);
+	add_job(st, a, h, "backup", "queued");
+	add_job(st, b, h, "check", "queued");
+	add_job(st, c, h2, "check", "queued");
+	CHECK_EQ_INT(store_cmd_enqueue(st, h, "run", a, cmd, 1, &seq), 0);
+	CHECK_EQ_INT(store_cmd_enqueue(st, h, "run", b, cmd, 1, &seq), 0);
+	CHECK_EQ_INT(store_cmd_enqueue(st, h2, "run", c, cmd, 1, &seq), 0);
+	CHECK_EQ_INT(store_job_delivered_queued_ids(st, h, &ids, &n), 0);
+	CHECK_EQ_INT(n, 0); /* both still in the queue */
+	free(ids);
+	CHECK_EQ_INT(store_cmd_ack(st, h, 1), 0); /* a's command acknowledged */
+	CHECK_EQ_INT(store_job_delivered_queued_ids(st, h, &ids, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	if (n == 1)
+		CHECK_EQ_STR(ids[0], a);
+	free(ids);
+	CHECK_EQ_INT(store_job_set_running(st, a, 5), 1); /* running is not queued */
+	CHECK_EQ_INT(store_job_delivered_queued_ids(st, h, &ids, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	free(ids);
+	CHECK_EQ_INT(store_cmd_ack(st, h, 2), 0);
+	CHECK_EQ_INT(store_job_delivered_queued_ids(st, h, &ids, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	if (n == 1)
+		CHECK_EQ_STR(ids[0], b);
+	free(ids);
+	CHECK_EQ_INT(store_job_finish(st, b, "failed", false, 0, NULL, STORE_JOB_ERR_AGENT_LOST, 10), 1);
+	CHECK_EQ_INT(store_job_finish(st, b, "succeeded", true, 0, "{}", NULL, 11), 1);
+	CHECK_EQ_INT(store_job_finish(st, b, "failed", true, 1, NULL, "x", 12), 0);
+	CHECK_EQ_INT(store_job_get(st, b, &j), 0);
+	CHECK_EQ_STR(j.status, "succeeded");
+	store_job_release(&j);
+	json_decref(cmd);
+	db_close(st, path);
+}
+
 static int count_lines(void *arg, int64_t line, const char *t, const char *stream, const char *text)
 {
 	int64_t *n = arg;
@@ -240,6 +294,7 @@ static const struct harness_case cases[] = {
 	CASE(test_enrollment_tokens),
 	CASE(test_command_queue),
 	CASE(test_jobs),
+	CASE(test_delivered_queued_jobs),
 	CASE(test_logs_and_snapshots),
 };
 HARNESS_MAIN(cases)
