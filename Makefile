@@ -8,7 +8,7 @@ DATE    ?= unknown
 SANITIZE ?=
 
 CC      ?= cc
-PKGS_SERVER := libevent libevent_pthreads jansson sqlite3 libsodium
+PKGS_SERVER := libevent libevent_pthreads jansson sqlite3 libsodium libcurl
 PKGS_AGENT  := libcurl jansson
 
 ifeq ($(SANITIZE),)

@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "server/alerts.h"
 #include "server/schedules.h"
 #include "server/server.h"
 #include "server/sse.h"
@@ -211,6 +212,7 @@ void agentd_touch(struct server *srv, int64_t host_id)
 		if (store_host_set_status(srv->store, host_id, "online", now) == 0) {
 			log_info("host %lld is online", (long long)host_id);
 			publish_status(srv, host_id, true, now);
+			alerts_host_status(srv, host_id, true);
 		}
 	} else if (now - h->seen_flushed >= AGENTD_SEEN_FLUSH) {
 		h->seen_flushed = now;
@@ -255,6 +257,7 @@ static void on_liveness(evutil_socket_t fd, short what, void *arg)
 				log_info("host %lld is offline (no contact for %lld s)", (long long)h->host_id,
 				         (long long)((now_ms - h->last_contact_ms) / 1000));
 				publish_status(srv, h->host_id, false, seen);
+				alerts_host_status(srv, h->host_id, false);
 			}
 		}
 	}

@@ -31,6 +31,7 @@
 #include "common/version.h"
 #include "server/agent_events.h"
 #include "server/agentd.h"
+#include "server/alerts.h"
 #include "server/api_jobs.h"
 #include "server/audit.h"
 #include "server/auth.h"
@@ -436,6 +437,7 @@ void api_agent_commands(struct http_ctx *c)
 struct post {
 	json_t *state_jobs; /* object used as a set of job ids */
 	json_t *msgs;       /* [{"job","event","id","data"}] */
+	bool repo_stats;    /* a repo.stats was stored (stale-lock alert) */
 };
 
 static int64_t event_time(json_t *e)
@@ -599,6 +601,7 @@ static int apply_event(struct http_ctx *c, json_t *e, enum agent_ev type, struct
 		json_object_del(o, "type");
 		r = store_repo_stats_merge(srv->store, c->host_id, o, util_now());
 		json_decref(o);
+		p->repo_stats = true;
 		break;
 	}
 	case AGENT_EV_SCHEDULE_ACK:
@@ -746,6 +749,8 @@ void api_agent_events(struct http_ctx *c)
 		return;
 	}
 	post_run(srv, &p);
+	if (p.repo_stats)
+		alerts_repo_stats(srv, c->host_id);
 	json_decref(p.state_jobs);
 	json_decref(p.msgs);
 	if (store_host_get(srv->store, c->host_id, &h) < 0) {

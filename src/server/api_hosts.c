@@ -26,6 +26,7 @@
 #include "server/server.h"
 #include "server/sse.h"
 #include "server/store.h"
+#include "server/store_alerts.h"
 #include "server/store_hosts.h"
 #include "server/store_jobs.h"
 
@@ -366,6 +367,9 @@ static json_t *host_json(struct server *srv, const struct store_host *h, bool de
 	json_object_set_new(o, "repository", json_pack("{s:s}", "url", h->repo_url));
 	if (detail) {
 		json_t *stats = NULL;
+		int64_t open_alerts = 0;
+		store_alert_count_open_hosts(srv->store, &h->id, 1, &open_alerts);
+		json_object_set_new(o, "open_alerts", json_integer(open_alerts));
 		json_object_set_new(o, "paths", array_or_empty(h->paths));
 		json_object_set_new(o, "schedule_version", json_integer(h->schedule_version));
 		json_object_set_new(o, "last_event_seq", json_integer(h->last_event_seq));
@@ -399,8 +403,19 @@ void api_hosts_list(struct http_ctx *c)
 		return;
 	}
 	items = json_array();
-	for (size_t i = 0; i < n && i < (size_t)limit; i++)
-		json_array_append_new(items, host_json(c->srv, &hs[i], false));
+	/* open alerts of the page: one range query over the partial index alerts_open */
+	int64_t *ids = calloc(n + 1, sizeof(*ids)), *counts = calloc(n + 1, sizeof(*counts));
+	for (size_t i = 0; ids && i < n; i++)
+		ids[i] = hs[i].id;
+	if (ids && counts)
+		store_alert_count_open_hosts(c->srv->store, ids, n, counts);
+	for (size_t i = 0; i < n && i < (size_t)limit; i++) {
+		json_t *o = host_json(c->srv, &hs[i], false);
+		json_object_set_new(o, "open_alerts", json_integer(counts ? counts[i] : 0));
+		json_array_append_new(items, o);
+	}
+	free(ids);
+	free(counts);
 	if (n > (size_t)limit) {
 		char buf[32];
 		snprintf(buf, sizeof(buf), "%lld", (long long)hs[limit - 1].id);
@@ -595,16 +610,18 @@ void api_hosts_snapshots(struct http_ctx *c)
 void api_fleet_summary(struct http_ctx *c)
 {
 	struct store_fleet f;
-	if (store_fleet_summary(c->srv->store, util_now() - 86400, &f) < 0) {
+	int64_t open_alerts = 0;
+	if (store_fleet_summary(c->srv->store, util_now() - 86400, &f) < 0 ||
+	    store_alert_count_open(c->srv->store, &open_alerts) < 0) {
 		http_reply_error(c, 503, "unavailable", "cannot read the fleet summary now");
 		return;
 	}
 	http_reply_json(c, 200,
-	                json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:{s:I,s:I,s:I}}", "hosts", "total",
+	                json_pack("{s:{s:I,s:I,s:I,s:I,s:I,s:I},s:I,s:I,s:{s:I,s:I,s:I},s:I}", "hosts", "total",
 	                          (json_int_t)f.hosts, "online", (json_int_t)f.online, "offline", (json_int_t)f.offline,
 	                          "backup_failed", (json_int_t)f.backup_failed, "never_backed_up",
 	                          (json_int_t)f.never_backed_up, "problems", (json_int_t)f.problems, "snapshots",
 	                          (json_int_t)f.snapshots, "repo_size", (json_int_t)f.repo_size, "jobs", "queued",
 	                          (json_int_t)f.jobs_queued, "running", (json_int_t)f.jobs_running, "failed_24h",
-	                          (json_int_t)f.jobs_failed_since));
+	                          (json_int_t)f.jobs_failed_since, "open_alerts", (json_int_t)open_alerts));
 }

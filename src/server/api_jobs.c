@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "server/agentd.h"
+#include "server/alerts.h"
 #include "server/audit.h"
 #include "server/server.h"
 #include "server/sse.h"
@@ -117,6 +118,8 @@ void jobs_publish_state(struct server *srv, const char *job_id)
 		else
 			sse_publish_job(srv, j.id, "state", j.log_lines, o);
 	}
+	if (store_job_status_is_final(j.status))
+		alerts_job_changed(srv, &j); /* backup/maintenance failed or cleared */
 	store_job_release(&j);
 }
 

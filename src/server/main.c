@@ -24,6 +24,8 @@
 #include "common/util.h"
 #include "common/version.h"
 #include "server/agentd.h"
+#include "server/alerts.h"
+#include "server/notify.h"
 #include "server/maintenance.h"
 #include "server/audit.h"
 #include "server/auth.h"
@@ -235,7 +237,8 @@ static int serve(struct server *srv)
 		goto out;
 	}
 	/* Module start hooks (audit, users/bootstrap, agents, scheduler) go here. */
-	if (agentd_start(srv) < 0 || sse_start(srv) < 0 || maintenance_start(srv) < 0)
+	if (agentd_start(srv) < 0 || sse_start(srv) < 0 || maintenance_start(srv) < 0 ||
+	    notify_start(srv) < 0 || alerts_start(srv) < 0)
 		goto out;
 	if (listen_http(srv) < 0)
 		goto out;
@@ -259,12 +262,14 @@ out:
 	if (drain_timer)
 		event_free(drain_timer);
 	/* Module stop hooks go here, in reverse order of start. */
+	alerts_stop(srv);
 	maintenance_stop(srv);
 	sse_stop(srv);   /* before evhttp_free: streams own requests */
 	agentd_stop(srv);
 	store_checkpoint_stop(srv->store, srv->ckpt); /* before workers_free: queues no more work */
 	workers_free(srv->workers); /* runs pending done() callbacks, which may still use auth state */
 	store_checkpoint_free(srv->ckpt);
+	notify_stop(srv); /* after workers_free: its done() callbacks use the queue */
 	auth_stop(srv);
 	audit_close(srv->audit); /* before the base: it owns a timer */
 	srv->audit = NULL;

@@ -7,7 +7,9 @@
 #include "server/routes.h"
 
 #include "server/api_agent.h"
+#include "server/alerts.h"
 #include "server/api_audit.h"
+#include "server/api_channels.h"
 #include "server/api_auth.h"
 #include "server/api_hosts.h"
 #include "server/api_jobs.h"
@@ -84,6 +86,14 @@ static const struct route routes[] = {
 	{PUT, "/api/v1/hosts/{}/schedules/{}", ACCESS_OPERATOR, api_schedules_put, 16384, 0},
 	{PATCH, "/api/v1/hosts/{}/schedules/{}", ACCESS_OPERATOR, api_schedules_patch, 16384, 0},
 	{DELETE, "/api/v1/hosts/{}/schedules/{}", ACCESS_OPERATOR, api_schedules_delete, 0, 0},
+	/* alerts and notification channels (alerts.c, api_channels.c) */
+	{GET, "/api/v1/alerts", ACCESS_VIEWER, api_alerts_list, 0, 0},
+	{GET, "/api/v1/notification-channels", ACCESS_ADMIN, api_channels_list, 0, 0},
+	{POST, "/api/v1/notification-channels", ACCESS_ADMIN, api_channels_create, 65536, 0},
+	{PATCH, "/api/v1/notification-channels/{}", ACCESS_ADMIN, api_channels_update, 65536, 0},
+	{DELETE, "/api/v1/notification-channels/{}", ACCESS_ADMIN, api_channels_delete, 0, 0},
+	{POST, "/api/v1/notification-channels/{}/test", ACCESS_ADMIN, api_channels_test, 0, 0},
+	{GET, "/api/v1/notification-channels/{}/deliveries", ACCESS_ADMIN, api_channels_deliveries, 0, 0},
 	/* audit trail */
 	{GET, "/api/v1/audit", ACCESS_ADMIN, api_audit_list, 0, 0},
 	{GET, "/api/v1/audit/export.csv", ACCESS_ADMIN, api_audit_export, 0, 0},

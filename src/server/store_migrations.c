@@ -205,5 +205,46 @@ const struct store_migration store_migrations[] = {
 	 "  snapshot_count, check_failed, repo_size);"},
 	{5, "source groups: use_fs_snapshot (VSS on Windows hosts)",
 	 "ALTER TABLE sources ADD COLUMN use_fs_snapshot INTEGER NOT NULL DEFAULT 0;"},
+	{6, "alerts, notification channels and their delivery log",
+	 "CREATE TABLE alerts ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,"
+	 "  kind TEXT NOT NULL,"
+	 "  subject TEXT NOT NULL DEFAULT '',"
+	 "  message TEXT NOT NULL,"
+	 "  job_id TEXT,"
+	 "  opened_at INTEGER NOT NULL,"
+	 "  last_seen_at INTEGER NOT NULL,"
+	 "  resolved_at INTEGER,"
+	 "  occurrences INTEGER NOT NULL DEFAULT 1"
+	 ");"
+	 /* one open alert per (host, kind, subject); counts read only open rows */
+	 "CREATE UNIQUE INDEX alerts_open ON alerts(host_id, kind, subject) WHERE resolved_at IS NULL;"
+	 "CREATE INDEX alerts_host ON alerts(host_id, id);"
+	 "CREATE TABLE notification_channels ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  name TEXT NOT NULL UNIQUE,"
+	 "  kind TEXT NOT NULL CHECK (kind IN ('webhook','ntfy','smtp')),"
+	 "  enabled INTEGER NOT NULL DEFAULT 1,"
+	 "  on_resolve INTEGER NOT NULL DEFAULT 1,"
+	 "  config TEXT NOT NULL,"
+	 "  alert_kinds TEXT NOT NULL DEFAULT '[]',"
+	 /* sealed JSON of the channel's secrets, AD "channel:<id>:secrets" */
+	 "  secret BLOB,"
+	 "  created_at INTEGER NOT NULL,"
+	 "  updated_at INTEGER NOT NULL"
+	 ");"
+	 "CREATE TABLE notification_deliveries ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  channel_id INTEGER NOT NULL REFERENCES notification_channels(id) ON DELETE CASCADE,"
+	 "  alert_id INTEGER REFERENCES alerts(id) ON DELETE SET NULL,"
+	 "  event TEXT NOT NULL,"
+	 "  at INTEGER NOT NULL,"
+	 "  outcome TEXT NOT NULL,"
+	 "  attempts INTEGER NOT NULL,"
+	 "  http_status INTEGER,"
+	 "  error TEXT"
+	 ");"
+	 "CREATE INDEX deliveries_channel ON notification_deliveries(channel_id, id);"},
 	{0, NULL, NULL},
 };

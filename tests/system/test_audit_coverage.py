@@ -117,6 +117,24 @@ def _host_delete(ctx):
     return f"/api/v1/hosts/{ctx['host_id']}", None, 204
 
 
+def _channel_create(ctx):
+    # a target that refuses (the test step below is audited either way)
+    return "/api/v1/notification-channels", {"name": "audit", "kind": "webhook", "url": "http://127.0.0.1:1/x",
+                                             "token": "audit-webhook-token-1"}, 201
+
+
+def _channel_update(ctx):
+    return f"/api/v1/notification-channels/{ctx['channel_id']}", {"enabled": False}, 200
+
+
+def _channel_test(ctx):
+    return f"/api/v1/notification-channels/{ctx['channel_id']}/test", None, 200
+
+
+def _channel_delete(ctx):
+    return f"/api/v1/notification-channels/{ctx['channel_id']}", None, 204
+
+
 def _logout(ctx):
     return "/api/v1/auth/logout", None, 204
 
@@ -141,6 +159,10 @@ STEPS = [
     (("POST", "/api/v1/hosts/{}/jobs"), _job_create, "job_id"),
     (("POST", "/api/v1/jobs/{}/cancel"), _job_cancel, None),
     (("PUT", "/api/v1/auth/password"), _password, None),
+    (("POST", "/api/v1/notification-channels"), _channel_create, "channel_id"),
+    (("PATCH", "/api/v1/notification-channels/{}"), _channel_update, None),
+    (("POST", "/api/v1/notification-channels/{}/test"), _channel_test, None),
+    (("DELETE", "/api/v1/notification-channels/{}"), _channel_delete, None),
     (("DELETE", "/api/v1/hosts/{}"), _host_delete, None),
     (("POST", "/api/v1/auth/logout"), _logout, None),
 ]
