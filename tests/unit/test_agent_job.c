@@ -38,6 +38,9 @@ static const char fake[] =
 	"  echo '{\"message_type\":\"summary\",\"files_new\":2,\"snapshot_id\":\"abcd1234\"}'\n"
 	"  printf 'last line without newline' >&2\n"
 	"  exit 3;;\n"
+	"unlock)\n"
+	"  env | grep -i '^restic_' | sort >&2\n"
+	"  exit 0;;\n"
 	"snapshots)\n"
 	"  echo '[{\"id\":\"0123456789012345678901234567890123456789012345678901234567890123\","
 	"\"short_id\":\"01234567\",\"paths\":[\"/x\"]}]'\n"
@@ -263,7 +266,34 @@ TEST(test_missing_program)
 	rmdir(dir);
 }
 
+/* Inherited restic credentials are dropped whatever the case of their
+ * names (Windows reads environment names case-insensitively). */
+TEST(test_inherited_credentials_dropped)
+{
+	struct job *j;
+	json_t *ls;
+	char *text;
+
+	setenv("restic_password_command", "echo evil-cmd", 1);
+	setenv("Restic_Repository", "/evil/repo", 1);
+	setenv("RESTIC_PASSWORD_FILE", "/evil/file", 1);
+	events = json_array();
+	j = start("unlock", "{}", script);
+	drive(j, NULL);
+	job_free(j);
+	unsetenv("restic_password_command");
+	unsetenv("Restic_Repository");
+	unsetenv("RESTIC_PASSWORD_FILE");
+	ls = lines();
+	CHECK(has_line(ls, "stderr", "RESTIC_REPOSITORY=/srv/repo"));
+	text = json_dumps(events, 0);
+	CHECK(text && !strstr(text, "evil"));
+	free(text);
+	json_decref(ls);
+	json_decref(events);
+}
+
 static const struct harness_case cases[] = {CASE(test_setup), CASE(test_backup_warning_with_follow_up),
 					    CASE(test_failure_reason_is_fatal_line), CASE(test_cancel_sends_interrupt),
-					    CASE(test_missing_program)};
+					    CASE(test_inherited_credentials_dropped), CASE(test_missing_program)};
 HARNESS_MAIN(cases)
