@@ -89,8 +89,13 @@ void restore_progress_feed(struct restore_progress *rp, json_t *obj)
 }
 
 /* restic 0.14 `ls` of an unknown snapshot exits 0 having listed nothing:
- * the snapshot line must have been seen. */
-void restore_progress_sized(struct restore_progress *rp, bool ok) { rp->sized = ok && rp->listed; }
+ * the snapshot line must have been seen.  Selected paths that match no file
+ * (a glob pattern, a path the snapshot lacks) give no totals either, rather
+ * than totals of 0 that would hold the samples at 0. */
+void restore_progress_sized(struct restore_progress *rp, bool ok)
+{
+	rp->sized = ok && rp->listed && !(json_array_size(rp->paths) > 0 && rp->total_files == 0);
+}
 
 void restore_progress_begin(struct restore_progress *rp, int64_t now_ms, int64_t now_wall)
 {

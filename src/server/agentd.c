@@ -232,6 +232,17 @@ bool agentd_is_polling(struct server *srv, int64_t host_id)
 	return h && h->waiter;
 }
 
+int64_t agentd_count_polls(struct server *srv)
+{
+	int64_t n = 0;
+	if (!srv->agentd)
+		return 0;
+	for (size_t b = 0; b < AGENTD_BUCKETS; b++)
+		for (struct agentd_host *h = srv->agentd->buckets[b]; h; h = h->next)
+			n += h->waiter != NULL;
+	return n;
+}
+
 static void on_liveness(evutil_socket_t fd, short what, void *arg)
 {
 	struct agentd *ad = arg;

@@ -35,6 +35,7 @@
 #include "server/api_jobs.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/metrics.h"
 #include "server/schedules.h"
 #include "server/secrets.h"
 #include "server/server.h"
@@ -649,7 +650,7 @@ void api_agent_events(struct http_ctx *c)
 	enum agent_ev *types;
 	struct post p = {0};
 	struct store_host h;
-	int64_t now = util_now(), max_seq = 0, prev_seq = 0, lines = 0;
+	int64_t now = util_now(), max_seq = 0, prev_seq = 0, lines = 0, stored = 0;
 	bool ascending = true;
 	size_t i, n;
 	int r = 0;
@@ -726,6 +727,7 @@ void api_agent_events(struct http_ctx *c)
 			r = apply_event(c, e, types[i], &p);
 			if (r < 0)
 				break;
+			stored++;
 			if (seq > max_seq)
 				max_seq = seq;
 			if (types[i] == AGENT_EV_JOB_LOG)
@@ -748,6 +750,7 @@ void api_agent_events(struct http_ctx *c)
 		http_reply_error(c, 503, "unavailable", "cannot store events now; retry");
 		return;
 	}
+	metrics_count_events(srv, stored);
 	post_run(srv, &p);
 	if (p.repo_stats)
 		alerts_repo_stats(srv, c->host_id);

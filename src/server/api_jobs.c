@@ -24,6 +24,7 @@
 #include "server/agentd.h"
 #include "server/alerts.h"
 #include "server/audit.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "server/sse.h"
 #include "server/store.h"
@@ -108,6 +109,9 @@ void jobs_publish_state(struct server *srv, const char *job_id)
 	json_t *o;
 	if (store_job_get(srv->store, job_id, &j) < 0)
 		return;
+	/* Every caller publishes right after the change: final here = just finished. */
+	if (store_job_status_is_final(j.status))
+		metrics_count_job_finished(srv, j.kind, j.status);
 	o = api_job_json(&j);
 	if (o) {
 		json_t *fleet = json_pack("{s:s,s:I,s:s,s:s,s:s}", "id", j.id, "host_id", (json_int_t)j.host_id, "kind",

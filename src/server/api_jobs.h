@@ -34,7 +34,9 @@ bool jobs_id_is_valid(const char *s);
 void jobs_id_new(char out[STORE_JOB_ID_LEN + 1]);
 
 /* Publish the job's current state on the fleet stream and its job stream
- * (with "end" when final).  Reads the job from the store. */
+ * (with "end" when final).  Reads the job from the store.  Call it once
+ * right after each state change: a final state is counted as one finished
+ * job in the metrics. */
 void jobs_publish_state(struct server *srv, const char *job_id);
 
 /* Server-side failure of a non-final job (e.g. the agent restarted during

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "server/auth.h"
+#include "server/metrics.h"
 #include "server/routes.h"
 #include "server/server.h"
 
@@ -89,6 +90,7 @@ static void http_send(struct http_ctx *c, int status, struct evbuffer *body)
 		body = NULL;
 	}
 	http_log_reply(c, status);
+	metrics_count_http(c->srv, status);
 	evhttp_send_reply(c->req, status, NULL, body);
 	c->replied = true;
 	c->req = NULL; /* evhttp owns it again */
@@ -221,6 +223,7 @@ void http_reply_file(struct http_ctx *c, int status, const char *content_type, i
 
 void http_ctx_detach(struct http_ctx *c)
 {
+	metrics_count_http(c->srv, 200); /* a stream the handler now answers itself (200) */
 	c->req = NULL;
 	http_ctx_free(c);
 }

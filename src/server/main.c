@@ -27,6 +27,7 @@
 #include "server/alerts.h"
 #include "server/notify.h"
 #include "server/maintenance.h"
+#include "server/metrics.h"
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/http.h"
@@ -237,7 +238,7 @@ static int serve(struct server *srv)
 		goto out;
 	}
 	/* Module start hooks (audit, users/bootstrap, agents, scheduler) go here. */
-	if (agentd_start(srv) < 0 || sse_start(srv) < 0 || maintenance_start(srv) < 0 ||
+	if (metrics_start(srv) < 0 || agentd_start(srv) < 0 || sse_start(srv) < 0 || maintenance_start(srv) < 0 ||
 	    notify_start(srv) < 0 || alerts_start(srv) < 0)
 		goto out;
 	if (listen_http(srv) < 0)
@@ -269,6 +270,7 @@ out:
 	store_checkpoint_stop(srv->store, srv->ckpt); /* before workers_free: queues no more work */
 	workers_free(srv->workers); /* runs pending done() callbacks, which may still use auth state */
 	store_checkpoint_free(srv->ckpt);
+	metrics_stop(srv); /* after workers_free: no metrics build is running */
 	notify_stop(srv); /* after workers_free: its done() callbacks use the queue */
 	auth_stop(srv);
 	audit_close(srv->audit); /* before the base: it owns a timer */

@@ -20,6 +20,7 @@
 #include "server/api_users.h"
 #include "server/assets.h"
 #include "server/maintenance.h"
+#include "server/metrics.h"
 #include "server/sse.h"
 #include "server/web.h"
 
@@ -33,6 +34,8 @@ static const struct route routes[] = {
 	/* service */
 	{GET, "/healthz", ACCESS_PUBLIC, api_healthz, 0, 0},
 	{GET, "/api/version", ACCESS_PUBLIC, api_version, 0, 0},
+	/* Prometheus; off unless RM_METRICS_TOKEN / RM_METRICS_TRUSTED_CIDR, checked in metrics.c */
+	{GET, "/metrics", ACCESS_PUBLIC, api_metrics, 0, 0},
 	/* agent and script distribution (GET rows also answer HEAD) */
 	{GET, "/agent/binary", ACCESS_PUBLIC, assets_serve_binary, 0, 0},
 	{GET, "/install/{}", ACCESS_PUBLIC, assets_serve_install, 0, 0},

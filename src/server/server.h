@@ -20,6 +20,7 @@ struct agentd;
 struct sse;
 struct ratelimit;
 struct store_checkpointer;
+struct metrics;
 
 struct server {
 	struct config cfg;
@@ -33,6 +34,7 @@ struct server {
 	struct agentd *agentd;       /* agent long-polls and host liveness (agentd.c) */
 	struct sse *sse;             /* browser event streams (sse.c) */
 	struct ratelimit *login_rl;  /* login attempts per client address */
+	struct metrics *metrics;     /* GET /metrics and its counters (metrics.c) */
 	char bound_addr[300];        /* "host:port" actually bound */
 	bool draining;               /* SIGTERM seen: finish in-flight work, accept nothing new */
 };

@@ -487,6 +487,8 @@ void sse_drain(struct server *srv)
 		sub_end(s);
 }
 
+int64_t sse_count_subscribers(struct server *srv) { return srv->sse ? (int64_t)srv->sse->nsubs : 0; }
+
 void sse_stop(struct server *srv)
 {
 	struct sse *sse = srv->sse;

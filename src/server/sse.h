@@ -35,6 +35,8 @@ int sse_start(struct server *srv);
 /* Shutdown: end every stream. */
 void sse_drain(struct server *srv);
 void sse_stop(struct server *srv);
+/* Open streams, fleet and job (metrics). */
+int64_t sse_count_subscribers(struct server *srv);
 
 /* Handlers (routes.c). */
 void api_events_stream(struct http_ctx *c);

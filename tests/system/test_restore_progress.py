@@ -174,3 +174,12 @@ def test_restore_progress_of_whole_snapshot_and_bad_snapshot(admin, restored_hos
     log = admin.get(f"/api/v1/jobs/{j['id']}/log").text
     assert "cannot size the restore" in log, log
     assert not os.path.exists(os.path.join(agent.state_dir, "restore", j["id"], src.lstrip("/")))
+
+
+def test_restore_of_paths_matching_nothing(admin, restored_host):
+    agent, src, snap = restored_host["agent"], restored_host["src"], restored_host["snap"]
+    # restic restores nothing and succeeds; the agent says why there are no totals
+    j = run_job(admin, agent.host_id, {"kind": "restore", "snapshot": snap["id"], "paths": [src + "/no-such"]})
+    log = admin.get(f"/api/v1/jobs/{j['id']}/log").text
+    assert "no file of the snapshot matches the selected paths" in log, log
+    assert j["summary"] is None, j

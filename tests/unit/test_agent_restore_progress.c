@@ -70,6 +70,15 @@ TEST(test_totals_of_selected_paths)
 	CHECK(restore_progress_summary(&rp) == NULL);
 	restore_progress_release(&rp);
 
+	/* selected paths that match no file: no totals (not totals of 0) */
+	paths = json_pack("[s]", "/srv/dat*");
+	CHECK_EQ_INT(restore_progress_init(&rp, "/restore/g", paths), 0);
+	feed_listing(&rp);
+	restore_progress_sized(&rp, true);
+	CHECK(rp.listed && !rp.sized);
+	restore_progress_release(&rp);
+	json_decref(paths);
+
 	/* restic ls of an unknown snapshot exits 0 without listing it */
 	CHECK_EQ_INT(restore_progress_init(&rp, "/restore/z", NULL), 0);
 	restore_progress_sized(&rp, true);
