@@ -123,7 +123,9 @@ void store_rollback(struct store *st)
 
 int store_ping(struct store *st)
 {
-	sqlite3_stmt *s = store_stmt(st, "SELECT 1");
+	/* Read a real table (not "SELECT 1", which never opens the file) so a
+	 * database that cannot be read fails the health check. */
+	sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM settings");
 	if (!s)
 		return -EIO;
 	return sqlite3_step(s) == SQLITE_ROW ? 0 : -EIO;
