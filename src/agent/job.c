@@ -635,6 +635,24 @@ static char *env_entry(const char *k, const char *v)
 	return e;
 }
 
+/* ASCII case-insensitive prefix match: environment names are
+ * case-insensitive on Windows (restic.exe reads "Restic_Password" as
+ * RESTIC_PASSWORD), so an inherited credential is dropped whatever its
+ * case; on Linux dropping a differently-cased one costs nothing. */
+static bool env_prefix(const char *entry, const char *prefix, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int a = (unsigned char)entry[i], b = (unsigned char)prefix[i];
+		if (a >= 'a' && a <= 'z')
+			a -= 32;
+		if (b >= 'a' && b <= 'z')
+			b -= 32;
+		if (a != b || a == 0)
+			return false;
+	}
+	return true;
+}
+
 static bool env_overridden(const struct job *j, const char *entry)
 {
 	static const char *const ours[] = {"RESTIC_REPOSITORY=", "RESTIC_REPOSITORY_FILE=", "RESTIC_PASSWORD=",
@@ -643,10 +661,10 @@ static bool env_overridden(const struct job *j, const char *entry)
 	json_t *v;
 
 	for (size_t i = 0; i < ARRAY_LEN(ours); i++)
-		if (strncmp(entry, ours[i], strlen(ours[i])) == 0)
+		if (env_prefix(entry, ours[i], strlen(ours[i])))
 			return true;
 	json_object_foreach (j->env, key, v)
-		if (strncmp(entry, key, strlen(key)) == 0 && entry[strlen(key)] == '=')
+		if (env_prefix(entry, key, strlen(key)) && entry[strlen(key)] == '=')
 			return true;
 	return false;
 }
@@ -853,6 +871,9 @@ static void step_done(struct job *j, int code)
 		else if (j->rp.sized)
 			snprintf(msg, sizeof(msg), "restoring %lld files, %lld bytes", (long long)j->rp.total_files,
 				 (long long)j->rp.total_bytes);
+		else if (code == 0 && j->rp.listed)
+			snprintf(msg, sizeof(msg), "no file of the snapshot matches the selected paths literally: "
+						   "progress without totals");
 		else if (code == 0 && j->rp.listed)
 			snprintf(msg, sizeof(msg), "no file of the snapshot matches the selected paths literally: "
 						   "progress without totals");
