@@ -874,9 +874,6 @@ static void step_done(struct job *j, int code)
 		else if (code == 0 && j->rp.listed)
 			snprintf(msg, sizeof(msg), "no file of the snapshot matches the selected paths literally: "
 						   "progress without totals");
-		else if (code == 0 && j->rp.listed)
-			snprintf(msg, sizeof(msg), "no file of the snapshot matches the selected paths literally: "
-						   "progress without totals");
 		else
 			snprintf(msg, sizeof(msg), "cannot size the restore (exit code %d): progress without totals", code);
 		if (!j->cancel)
