@@ -139,7 +139,10 @@ export async function pageJob(ctx) {
         h('dt', { text: 'Removed' }), h('dd', { text: side(s.removed) }))));
       return;
     }
-    const rows = [['Snapshot', s.snapshot_id ? h('code', { text: String(s.snapshot_id).slice(0, 8) }) : null],
+    const restored = job.kind === 'restore';
+    const rows = restored ? [['Files restored', fmtNumber(s.files_restored ?? s.total_files)], ['Data restored', fmtBytes(s.bytes_restored ?? s.total_bytes)],
+      ['Files skipped', s.files_skipped !== undefined ? fmtNumber(s.files_skipped) : null], ['Target', job.args && job.args.target ? h('code', { text: String(job.args.target) }) : null]]
+      .filter(([, v]) => v !== null && v !== '—') : [['Snapshot', s.snapshot_id ? h('code', { text: String(s.snapshot_id).slice(0, 8) }) : null],
       ['New files', fmtNumber(s.files_new)], ['Changed files', fmtNumber(s.files_changed)], ['Unchanged files', fmtNumber(s.files_unmodified)],
       ['Data added', fmtBytes(s.data_added)], ['Processed', fmtBytes(s.total_bytes_processed)], ['restic duration', s.total_duration !== undefined ? fmtDuration(s.total_duration) : null]]
       .filter(([, v]) => v !== null && v !== '—');
@@ -160,8 +163,10 @@ export async function pageJob(ctx) {
       // A finished backup: the totals come from restic's summary (the last
       // progress report may predate the final counts).
       const sm = job.summary || {};
-      if (sm.total_files_processed !== undefined) filesEl.textContent = `${fmtNumber(sm.total_files_processed)} of ${fmtNumber(sm.total_files_processed)}`;
-      if (sm.total_bytes_processed !== undefined) bytesEl.textContent = `${fmtBytes(sm.total_bytes_processed)} of ${fmtBytes(sm.total_bytes_processed)}`;
+      const files = sm.total_files_processed ?? sm.files_restored ?? sm.total_files;
+      const bytes = sm.total_bytes_processed ?? sm.bytes_restored ?? sm.total_bytes;
+      if (files !== undefined) filesEl.textContent = `${fmtNumber(files)} of ${fmtNumber(files)}`;
+      if (bytes !== undefined) bytesEl.textContent = `${fmtBytes(bytes)} of ${fmtBytes(bytes)}`;
       etaEl.textContent = '—';
       currentEl.textContent = '';
       return;

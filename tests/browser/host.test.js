@@ -240,6 +240,11 @@ test('restore wizard: two files onto another host that uses the same repository'
   assert.deepEqual(fs.readFileSync(path.join(target, data, 'etc', 'b.conf')), fs.readFileSync(path.join(data, 'etc', 'b.conf')));
   assert.equal(fs.readFileSync(path.join(target, data, 'readme.txt'), 'utf8'), 'read me again\n');
   assert.ok(!fs.existsSync(path.join(target, data, 'etc', 'a.conf')), 'only the chosen files were restored');
+  // The summary names what was restored.
+  const summary = page.locator('section', { has: page.getByRole('heading', { name: 'Summary' }) });
+  await summary.locator('dd', { hasText: /^2$/ }).waitFor();
+  await summary.getByText(target).waitFor();
+  assert.equal(await page.locator('.progress-stats dd').first().textContent(), '2 of 2');
   await shot(page, 'job-restore');
   await done(page);
 });
