@@ -503,6 +503,14 @@ static int args_restore(struct http_ctx *c, json_t *body, struct job_req *jr, js
 			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "'in_place' and 'target' exclude each other");
 			return -1;
 		}
+		/* restic 0.14 on Windows keeps snapshot paths as /C/...: restoring
+		 * "in place" would write C:\C\... rather than over the originals. */
+		if (!strcmp(jr->host->os, "windows")) {
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+			                 "in-place restore is not supported on Windows hosts (restic 0.14 cannot map "
+			                 "snapshot paths back to drive letters); restore into a new directory");
+			return -1;
+		}
 		if (!confirm || strcmp(confirm, jr->host->name) != 0) {
 			http_reply_error(c, 400, "confirmation_required",
 			                 "an in-place restore needs \"confirm\" set to the host name");
