@@ -43,7 +43,10 @@ REL_OPT_server := -O2
 REL_LDFLAGS := -static -s -Wl,--gc-sections
 REL_LIBS_agent_linux := -lcurl -lmbedtls -lmbedx509 -lmbedcrypto -ljansson
 REL_LIBS_agent_win   := -lcurl -ljansson -lbcrypt -lcrypt32 -lsecur32 -lws2_32 -ladvapi32 -luserenv -pthread
-REL_LIBS_server      := -levent_pthreads -levent_extra -levent_core -ljansson -lsqlite3 -lsodium -lpthread -lm
+REL_LIBS_server      := -levent_pthreads -levent_extra -levent_core -ljansson -lsqlite3 -lsodium \
+	-lcurl -lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm
+# The server links its own curl (HTTP(S)+SMTP for alert notifications; scripts/static-deps.sh).
+REL_SERVER_CURL = $(DEPS)/$(REL_T)/server-curl/lib/libcurl.a
 
 AGENT_NAMES := restic-manager-agent-linux-amd64 restic-manager-agent-linux-arm64 \
 	$(if $(REL_HAVE_WIN),restic-manager-agent-windows-amd64.exe)
@@ -124,9 +127,12 @@ $(REL_OUT): $(REL_AGENT_OBJ_WIN)
 	$(REL_CC_$(REL_T)) -o $@ $(REL_AGENT_OBJ_WIN) $(REL_LDFLAGS) -static-libgcc -Wl,--no-insert-timestamp -L$(DEPS)/$(REL_T)/lib $(REL_LIBS_agent_win)
 endif
 ifneq ($(filter rel-server,$(MAKECMDGOALS)),)
-$(REL_OUT): $(REL_SERVER_OBJ)
+$(REL_OUT): $(REL_SERVER_OBJ) | $(REL_SERVER_CURL)
 	@mkdir -p $(dir $@)
-	$(REL_CC_$(REL_T)) -o $@ $(REL_SERVER_OBJ) $(REL_LDFLAGS) -L$(DEPS)/$(REL_T)/lib $(REL_LIBS_server)
+	$(REL_CC_$(REL_T)) -o $@ $(REL_SERVER_OBJ) $(REL_LDFLAGS) -L$(DEPS)/$(REL_T)/server-curl/lib -L$(DEPS)/$(REL_T)/lib \
+	  $(REL_LIBS_server)
+$(REL_SERVER_CURL):
+	bash scripts/static-deps.sh $(REL_T)
 endif
 build/static/$(REL_T)/server/web_assets.o: build/gen/web_assets.c | $(DEPS)/$(REL_T)/lib/libjansson.a
 	@mkdir -p $(dir $@)

@@ -6,6 +6,8 @@
 #   targets  x86_64-linux-musl, aarch64-linux-musl : mbedtls, curl (over mbedTLS,
 #            minimal features), jansson (agents) + libevent (no OpenSSL), sqlite3,
 #            libsodium (server)
+#            + a second curl for the server (over mbedTLS, HTTP(S) and SMTP(S), -O2,
+#              in <target>/server-curl: alert notifications, docs/ARCHITECTURE.md)
 #            x86_64-w64-mingw32                    : mbedtls, jansson, curl (Schannel)
 #
 # Nothing third-party enters the clone: `apt-get source` unpacks into a cache,
@@ -177,21 +179,26 @@ b_jansson() { local T=$1 B=$BLD/$1/jansson PF=$SYS/$1
 		-DJANSSON_EXAMPLES=OFF -DJANSSON_BUILD_DOCS=OFF -DJANSSON_WITHOUT_TESTS=ON
 	quiet build.log make -j"$J" install; }
 
-b_curl() { local T=$1 B=$BLD/$1/curl PF=$SYS/$1; shift   # rest: --with-mbedtls=PREFIX | --with-schannel
+# The agents' curl (HTTP/HTTPS only, -Os).  b_curl_server overrides, through the
+# CURL_* variables, the build dir, prefix, flags and the SMTP switch.
+b_curl() { local T=$1 B=$BLD/$1/${CURL_BUILD:-curl} PF=${CURL_PF:-$SYS/$1}; shift   # rest: --with-mbedtls=PREFIX | --with-schannel
 	rm -rf "$B"; mkdir -p "$B"; cd "$B"
 	quiet configure.log "$(srcdir curl)/configure" --host="$T" --prefix="$PF" --disable-shared --enable-static \
-		--disable-dependency-tracking CFLAGS="$AGENT_CF" "$@" \
+		--disable-dependency-tracking CFLAGS="${CURL_CF:-$AGENT_CF}" "$@" \
 		--without-zlib --without-brotli --without-zstd --without-libpsl --without-libidn2 \
 		--without-nghttp2 --without-ngtcp2 --without-nghttp3 --without-quiche --without-msh3 --without-hyper \
 		--without-libssh2 --without-libssh --without-wolfssh --without-librtmp --without-gssapi --without-libgsasl \
 		--disable-ldap --disable-ldaps --disable-rtsp --disable-dict --disable-telnet --disable-tftp \
-		--disable-pop3 --disable-imap --disable-smb --disable-smtp --disable-gopher --disable-mqtt \
+		--disable-pop3 --disable-imap --disable-smb "${CURL_SMTP:---disable-smtp}" --disable-gopher --disable-mqtt \
 		--disable-ftp --disable-file --disable-manual --disable-ntlm --disable-ntlm-wb --disable-tls-srp \
 		--disable-netrc --disable-alt-svc --disable-doh --disable-dnsshuffle --disable-progress-meter \
 		--disable-cookies --disable-mime --disable-hsts \
 		--without-ca-bundle --without-ca-path --without-ca-fallback
 	quiet build.log make -j"$J" -C lib
 	quiet install.log sh -c 'make -C lib install && make -C include install && make install-pkgconfigDATA'; }
+# The server's curl: notifications by webhook/ntfy (HTTPS) and e-mail (SMTP, STARTTLS/TLS).
+b_curl_server() { CURL_BUILD=curl-server CURL_PF="$SYS/$1/server-curl" CURL_CF="$SERVER_CF" CURL_SMTP=--enable-smtp \
+	b_curl "$@"; }
 
 b_libevent() { local T=$1 B=$BLD/$1/libevent PF=$SYS/$1
 	rm -rf "$B"; mkdir -p "$B"; cd "$B"
@@ -231,6 +238,7 @@ for T in $TARGETS; do
 		step "sqlite amalgamation (native)" "$ST/sqlite-amalgamation" sqlite_amalgamation
 		step "$T mbedtls"   "$ST/$T/mbedtls"   b_mbedtls "$T"
 		step "$T curl"      "$ST/$T/curl"      b_curl "$T" --with-mbedtls="$SYS/$T"
+		step "$T curl (server)" "$ST/$T/curl-server" b_curl_server "$T" --with-mbedtls="$SYS/$T"
 		step "$T jansson"   "$ST/$T/jansson"   b_jansson "$T"
 		step "$T libevent"  "$ST/$T/libevent"  b_libevent "$T"
 		step "$T libsodium" "$ST/$T/libsodium" b_libsodium "$T"
