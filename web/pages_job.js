@@ -63,6 +63,18 @@ export async function pageJobs(ctx) {
   return fleetStream(() => { if (!ctx.stale() && page === 0) load(); });
 }
 
+// A job result made of plain values, nested at most `depth` objects deep
+// (e.g. stats: {restore_size: {total_size, …}, raw_data: {…}}), is shown as
+// key/value lists; anything else as JSON.
+function simpleResult(o, depth) {
+  return Object.values(o).every((v) => v === null || typeof v !== 'object' || (!Array.isArray(v) && depth > 1 && simpleResult(v, depth - 1)));
+}
+function resultList(o) {
+  const val = (k, v) => (typeof v === 'number' && /size|bytes/.test(k) ? fmtBytes(v) : typeof v === 'number' ? fmtNumber(v) : String(v));
+  return h('dl', { class: 'kv' }, Object.entries(o).map(([k, v]) => [h('dt', { text: k.replace(/_/g, ' ') }),
+    v && typeof v === 'object' ? h('dd', null, resultList(v)) : h('dd', { text: v === null ? '—' : val(k, v) })]));
+}
+
 function pick(o, ...keys) { for (const k of keys) if (o && o[k] !== undefined && o[k] !== null) return o[k]; return undefined; }
 
 export async function pageJob(ctx) {
@@ -147,6 +159,7 @@ export async function pageJob(ctx) {
       ['Data added', fmtBytes(s.data_added)], ['Processed', fmtBytes(s.total_bytes_processed)], ['restic duration', s.total_duration !== undefined ? fmtDuration(s.total_duration) : null]]
       .filter(([, v]) => v !== null && v !== '—');
     if (rows.length) put(summaryBox, h('section', { class: 'card' }, h('h2', { text: 'Summary' }), h('dl', { class: 'kv' }, rows.map(([k, v]) => [h('dt', { text: k }), h('dd', null, v)]))));
+    else if (simpleResult(s, 2)) put(summaryBox, h('section', { class: 'card' }, h('h2', { text: 'Result' }), resultList(s)));
     else put(summaryBox, h('section', { class: 'card' }, h('h2', { text: 'Result' }), h('pre', { class: 'result' }, h('code', { text: JSON.stringify(s, null, 2) }))));
   };
   const setProgress = (p, final) => {

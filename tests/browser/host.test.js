@@ -124,6 +124,15 @@ test('repository tab: health, editable maintenance cadences, a stale lock with i
   await page.goto(`/#/hosts/${id}/repo`);
   await health.getByText('healthy').waitFor();
   await page.locator('.kv dd', { hasText: 'passed' }).waitFor();
+  // Statistics: the job shows restic's numbers; the tab then has the size.
+  await page.getByRole('button', { name: 'Refresh statistics' }).click();
+  await page.waitForURL(/#\/jobs\//);
+  await page.locator('.page-head .badge', { hasText: 'succeeded' }).waitFor({ timeout: 60000 });
+  const result = page.locator('section', { has: page.getByRole('heading', { name: 'Result' }) });
+  await result.locator('dd', { hasText: /\d (B|KiB|MiB)$/ }).first().waitFor();
+  await shot(page, 'job-stats');
+  await page.goto(`/#/hosts/${id}/repo`);
+  await waitFor(async () => /\d (B|KiB|MiB)$/.test(await page.locator('.tab-body .kv dt', { hasText: /^Size$/ }).locator('xpath=following-sibling::dd[1]').textContent()), { what: 'the repository size' });
 
   // A restic killed mid-backup leaves a stale lock; the next prune fails on it.
   const big = path.join(work, 'big.bin');
