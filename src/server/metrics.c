@@ -459,13 +459,14 @@ out:
 	b->err = r;
 }
 
-static struct evbuffer *buffer_copy(struct evbuffer *src)
+/* A reader of body's bytes for one more reply: libevent's multicast chains
+ * share the memory (body turns immutable and lives until the last reader is
+ * written out), so 32 waiters cost one body, not 32. */
+static struct evbuffer *buffer_share(struct evbuffer *body)
 {
 	struct evbuffer *cp = evbuffer_new();
-	size_t len = evbuffer_get_length(src);
-	unsigned char *p = evbuffer_pullup(src, -1);
 
-	if (cp && len && (!p || evbuffer_add(cp, p, len) < 0)) {
+	if (cp && evbuffer_add_buffer_reference(cp, body) < 0) {
 		evbuffer_free(cp);
 		return NULL;
 	}
@@ -481,7 +482,7 @@ static void build_done(void *arg)
 		log_warnx("cannot build the metrics: %s", strerror(-b->err));
 	for (size_t i = 0; i < b->nwaiters; i++) {
 		struct http_ctx *c = b->waiters[i];
-		struct evbuffer *body = b->err < 0 ? NULL : i + 1 == b->nwaiters ? b->body : buffer_copy(b->body);
+		struct evbuffer *body = b->err < 0 ? NULL : b->nwaiters == 1 ? b->body : buffer_share(b->body);
 		if (!body) {
 			http_reply_error(c, 503, "unavailable", "cannot read the metrics now");
 			continue;

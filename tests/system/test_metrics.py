@@ -409,6 +409,29 @@ def test_concurrent_scrapes_share_one_build(server, admin):
         parse_prom(r.text)
 
 
+@pytest.mark.parametrize("server", [{"RM_METRICS_TOKEN": TOKEN}], indirect=True)
+def test_scrapers_that_go_away(server):
+    """Clients that hang up before (or while) the body is sent leave the server
+    answering (the sanitizer build checks the memory; teardown checks its log)."""
+    import socket
+    host, port = server.addr.rsplit(":", 1)
+    req = f"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n".encode()
+    socks = []
+    for i in range(24):
+        s = socket.create_connection((host, int(port)), timeout=30)
+        s.sendall(req)
+        if i % 3 == 0:
+            s.close()  # at once: the build may still be running
+        else:
+            socks.append(s)
+    for s in socks[::2]:
+        s.recv(100)  # part of the answer, then away
+    for s in socks:
+        s.close()
+    scrape(server)
+    assert requests.get(server.url + "/healthz", timeout=30).status_code == 200
+
+
 # ---- end to end: a real agent and restic ----
 
 def wait_job(admin, job_id):
