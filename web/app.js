@@ -8,6 +8,7 @@ import { pageDashboard, pageAddHost } from './pages_dash.js';
 import { pageHost } from './pages_host.js';
 import { pageJob, pageRestore, pageJobs } from './pages_job.js';
 import { pageAudit, pageUsers } from './pages_admin.js';
+import { pageAlerts, pageChannels } from './pages_alerts.js';
 
 const ROLES = { viewer: 1, operator: 2, admin: 3 };
 const session = { user: null };
@@ -22,6 +23,8 @@ const routes = [
   ['/hosts/:id', pageHost, { title: 'Host', nav: 'dash' }],
   ['/jobs', pageJobs, { title: 'Jobs', nav: 'jobs' }],
   ['/jobs/:id', pageJob, { title: 'Job', nav: 'jobs' }],
+  ['/alerts', pageAlerts, { title: 'Alerts', nav: 'alerts' }],
+  ['/notifications', pageChannels, { title: 'Notification channels', nav: 'notifications', role: 'admin' }],
   ['/audit', pageAudit, { title: 'Audit trail', nav: 'audit', role: 'admin' }],
   ['/users', pageUsers, { title: 'Users', nav: 'users', role: 'admin' }],
   ['/account', pageAccount, { title: 'Account', nav: 'account' }],
@@ -56,9 +59,9 @@ function renderNav(active) {
   const who = clear(document.getElementById('who'));
   if (!session.user) { topbar.hidden = true; return; }
   topbar.hidden = false;
-  const items = [['dash', '#/', 'Dashboard'], ['jobs', '#/jobs', 'Jobs']];
+  const items = [['dash', '#/', 'Dashboard'], ['jobs', '#/jobs', 'Jobs'], ['alerts', '#/alerts', 'Alerts']];
   if (can('operator')) items.push(['add', '#/hosts/new', 'Add host']);
-  if (can('admin')) items.push(['audit', '#/audit', 'Audit'], ['users', '#/users', 'Users']);
+  if (can('admin')) items.push(['notifications', '#/notifications', 'Notifications'], ['audit', '#/audit', 'Audit'], ['users', '#/users', 'Users']);
   for (const [key, href, label] of items)
     put(nav, h('a', { href, class: key === active ? 'active' : undefined, 'aria-current': key === active ? 'page' : undefined, text: label }));
   const logout = h('button', { type: 'button', class: 'btn small ghost', text: 'Sign out' });

@@ -4,9 +4,10 @@
 import { api, listAll, stream, qs } from './api.js';
 import { h, clear, field, badge, fmtBytes, fmtNumber, ageEl, emptyState, errorBox, loading, toast, sortableTable, sortRows, copyText, toDate, put } from './ui.js';
 import { hostName, hostStatus, hostOs, lastBackup, repoSize, snapshotCount, hostTags, hasProblem, freshness } from './hostfields.js';
+import { alertBadge } from './pages_alerts.js';
 
 const FLEET_EVENTS = ['host', 'host.updated', 'host.created', 'host.enrolled', 'host.deleted', 'host.online', 'host.offline',
-  'job', 'job.created', 'job.queued', 'job.started', 'job.updated', 'job.finished', 'job.progress', 'snapshots', 'repo.stats', 'fleet', 'reset'];
+  'job', 'job.created', 'job.queued', 'job.started', 'job.updated', 'job.finished', 'job.progress', 'snapshots', 'repo.stats', 'fleet', 'alert', 'reset'];
 
 /** Subscribe to the fleet stream; calls onChange (debounced) on any event. */
 export function fleetStream(onChange, onEvent, onState) {
@@ -50,7 +51,8 @@ function fleetStrip(summary, hosts, jobs) {
     size !== undefined ? statTile('repository size', fmtBytes(size), null, snapshots !== undefined ? `${fmtNumber(snapshots)} snapshots` : null)
       : statTile('snapshots', snapshots === undefined ? '—' : fmtNumber(snapshots)),
     statTile('jobs running', running === undefined ? '—' : fmtNumber(running), running > 0 ? 'info' : null, queued ? `${fmtNumber(queued)} queued` : null),
-    statTile('failures (24 h)', failed === undefined ? '—' : fmtNumber(failed), failed > 0 ? 'bad' : 'ok'));
+    statTile('failures (24 h)', failed === undefined ? '—' : fmtNumber(failed), failed > 0 ? 'bad' : 'ok'),
+    s.open_alerts !== undefined ? statTile('open alerts', fmtNumber(s.open_alerts), s.open_alerts > 0 ? 'bad' : 'ok') : null);
 }
 
 const DAY = 86400e3;
@@ -172,7 +174,8 @@ export async function pageDashboard(ctx) {
     const cols = [
       { key: 'name', label: 'Host', sort: (x) => hostName(x).toLowerCase(), render: (x) => h('a', { class: 'host-link', href: `#/hosts/${x.id}`, text: hostName(x) }) },
       { key: 'status', label: 'Status', sort: (x) => hostStatus(x), render: (x) => [badge(hostStatus(x)), hasProblem(x) ? [' ', h('span', { title: problemText(x) }, badge('problem'))] : null,
-        x.running_job_id ? [' ', h('a', { href: `#/jobs/${x.running_job_id}`, class: 'badge-link', title: 'Open the running job' }, badge('running', 'job running'))] : null] },
+        x.running_job_id ? [' ', h('a', { href: `#/jobs/${x.running_job_id}`, class: 'badge-link', title: 'Open the running job' }, badge('running', 'job running'))] : null,
+        alertBadge(x) ? [' ', alertBadge(x)] : null] },
       { key: 'os', label: 'OS/arch', cls: 'hide-sm', sort: (x) => hostOs(x), render: (x) => hostOs(x) },
       { key: 'last', label: 'Last backup', sort: (x) => { const t = toDate(lastBackup(x).time); return t ? t.getTime() : null; }, render: (x) => {
         const lb = lastBackup(x);
