@@ -38,7 +38,10 @@
 /* The pre/post-backup hooks (schedule groups) run around the restic steps. */
 /* A restore is sized first (STEP_RESTORE_SIZE: ls of the selected paths,
  * OUT_SIZE) so its progress has totals (restore_progress.h). */
-enum step { STEP_MAIN = 0, STEP_SNAPSHOTS, STEP_RAW_STATS, STEP_PRE_HOOK, STEP_POST_HOOK, STEP_RESTORE_SIZE, STEP_END };
+/* stats also lists the repository's locks (STEP_LIST_LOCKS, then one
+ * STEP_CAT_LOCK per lock file) so stale ones are seen without a conflict. */
+enum step { STEP_MAIN = 0, STEP_SNAPSHOTS, STEP_RAW_STATS, STEP_PRE_HOOK, STEP_POST_HOOK, STEP_RESTORE_SIZE,
+	    STEP_LIST_LOCKS, STEP_CAT_LOCK, STEP_END };
 enum out_mode { OUT_LINES = 0, OUT_CAPTURE, OUT_TREE, OUT_SIZE };
 
 struct job_stream {
@@ -81,6 +84,9 @@ struct job {
 	json_t *stats;    /* repo.stats fields */
 	json_t *tree;     /* entries */
 	json_t *lock;     /* the lock holder restic reported (locks.h), or NULL */
+	json_t *lock_ids; /* stats: lock files listed (STEP_LIST_LOCKS) */
+	json_t *listed_locks; /* stats: their holders (STEP_CAT_LOCK) */
+	size_t lock_i;    /* next lock file to read */
 	char last_err[512];
 	char fatal[512]; /* restic's first "Fatal: …" line: the best reason */
 	char last_line[512];
@@ -280,6 +286,16 @@ static json_t *step_argv(struct job *j, enum step s, enum out_mode *mode)
 	if (s == STEP_SNAPSHOTS) {
 		add(a, "snapshots");
 		add(a, "--json");
+		*mode = OUT_CAPTURE;
+	} else if (s == STEP_LIST_LOCKS || s == STEP_CAT_LOCK) {
+		/* --no-lock: looking at the locks must not add one */
+		add(a, s == STEP_LIST_LOCKS ? "list" : "cat");
+		add(a, s == STEP_LIST_LOCKS ? "locks" : "lock");
+		add(a, "--no-lock");
+		if (s == STEP_CAT_LOCK) {
+			add(a, "--");
+			add(a, json_string_value(json_array_get(j->lock_ids, j->lock_i)));
+		}
 		*mode = OUT_CAPTURE;
 	} else if (s == STEP_RAW_STATS) {
 		add(a, "stats");
@@ -933,7 +949,8 @@ static void step_done(struct job *j, int code)
 		}
 		/* Locks for the repository health view: the holder restic named, or
 		 * none after an exclusive operation or an unlock went through. */
-		if (j->lock || ((strcmp(j->kind, "prune") == 0 || strcmp(j->kind, "unlock") == 0) &&
+		if (j->lock || ((strcmp(j->kind, "prune") == 0 || strcmp(j->kind, "unlock") == 0 ||
+				 strcmp(j->kind, "check") == 0) && /* check takes an exclusive lock */
 				j->status == ST_SUCCEEDED)) {
 			char hn[256];
 			if (!j->stats)
@@ -950,6 +967,28 @@ static void step_done(struct job *j, int code)
 		set_i64(j->stats, "raw_size", doc, "total_size");
 		if (json_is_object(j->summary))
 			json_object_set(j->summary, "raw_data", doc);
+	} else if (j->step == STEP_LIST_LOCKS || j->step == STEP_CAT_LOCK) {
+		char hn[256];
+		json_t *l = NULL;
+		if (j->step == STEP_LIST_LOCKS) {
+			j->lock_ids = json_array();
+			if (code == 0 && j->cap && !j->cap_over) {
+				j->listed_locks = json_array();
+				locks_parse_ids(j->cap, j->cap_len, j->lock_ids, LOCKS_LIST_MAX);
+			} else {
+				log_agent(j, "listing the repository's locks failed");
+			}
+		} else {
+			j->lock_i++;
+			l = code == 0 ? locks_from_doc(doc) : NULL; /* a lock removed meanwhile: gone */
+		}
+		if (l && plat_hostname(hn, sizeof(hn)) == 0)
+			locks_mark_local(l, hn, plat_pid_alive);
+		if (l)
+			json_array_append_new(j->listed_locks, l);
+		/* the listing is the whole truth once every lock file was read */
+		if (j->listed_locks && j->stats && j->lock_i >= json_array_size(j->lock_ids))
+			json_object_set(j->stats, "locks", j->listed_locks);
 	}
 	json_decref(doc);
 }
@@ -966,6 +1005,13 @@ static enum step step_following_restic(const struct job *j)
 			if (!(json_is_string(m) && strcmp(json_string_value(m), "raw-data") == 0))
 				return STEP_RAW_STATS;
 		}
+	}
+	if (ok && strcmp(j->kind, "stats") == 0 && j->stats) {
+		if (j->step == STEP_MAIN || j->step == STEP_RAW_STATS)
+			return STEP_LIST_LOCKS;
+		if ((j->step == STEP_LIST_LOCKS || j->step == STEP_CAT_LOCK) &&
+		    j->lock_i < json_array_size(j->lock_ids))
+			return STEP_CAT_LOCK;
 	}
 	return STEP_END;
 }
@@ -1247,6 +1293,8 @@ void job_free(struct job *j)
 	free(j->hook_pre);
 	free(j->hook_post);
 	json_decref(j->lock);
+	json_decref(j->lock_ids);
+	json_decref(j->listed_locks);
 	if (j->is_restore)
 		restore_progress_release(&j->rp);
 	if (j->child) {

@@ -87,3 +87,42 @@ void locks_mark_local(json_t *lock, const char *my_hostname, bool (*alive)(int64
 	if (mine && json_is_integer(pid))
 		json_object_set_new(lock, "pid_alive", json_boolean(alive(json_integer_value(pid))));
 }
+
+size_t locks_parse_ids(const char *text, size_t len, json_t *ids, size_t max)
+{
+	size_t added = 0, i = 0;
+
+	while (i < len && added < max) {
+		size_t start = i, n;
+		bool hex = true;
+		while (i < len && text[i] != '\n')
+			i++;
+		n = i - start;
+		while (n > 0 && text[start + n - 1] == '\r')
+			n--;
+		for (size_t k = 0; k < n && hex; k++)
+			hex = (text[start + k] >= '0' && text[start + k] <= '9') ||
+			      (text[start + k] >= 'a' && text[start + k] <= 'f');
+		if (hex && n == 64 && json_array_append_new(ids, json_stringn(text + start, n)) == 0)
+			added++;
+		i++;
+	}
+	return added;
+}
+
+json_t *locks_from_doc(json_t *doc)
+{
+	json_t *pid = json_object_get(doc, "pid"), *t = json_object_get(doc, "time");
+	const char *host = json_string_value(json_object_get(doc, "hostname"));
+	const char *user = json_string_value(json_object_get(doc, "username"));
+	json_t *l;
+
+	if (!json_is_integer(pid) || !host || strlen(host) > LOCKS_FIELD_MAX)
+		return NULL;
+	l = json_pack("{s:O,s:s,s:s,s:b}", "pid", pid, "host", host, "user",
+		      user && strlen(user) <= LOCKS_FIELD_MAX ? user : "", "exclusive",
+		      json_is_true(json_object_get(doc, "exclusive")));
+	if (l && json_is_string(t) && json_string_length(t) <= 64)
+		json_object_set(l, "time", t);
+	return l;
+}

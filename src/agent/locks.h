@@ -30,4 +30,16 @@ int locks_feed_line(const char *line, size_t len, json_t **lock);
  * the lock, whatever name the operator gave the host. */
 void locks_mark_local(json_t *lock, const char *my_hostname, bool (*alive)(int64_t pid));
 
+#define LOCKS_LIST_MAX 16 /* lock files looked at per listing */
+
+/* The lock ids in `restic list locks` output (one 64-hex id per line,
+ * anything else ignored), at most max.  OUT: appends strings to ids.
+ * Return how many were added. */
+size_t locks_parse_ids(const char *text, size_t len, json_t *ids, size_t max);
+
+/* The holder object ({"pid","host","user","time","exclusive"}, as
+ * locks_feed_line makes) from a `restic cat lock ID` document, or NULL
+ * when doc is not a lock.  New reference. */
+json_t *locks_from_doc(json_t *doc);
+
 #endif

@@ -417,3 +417,51 @@ def test_privileged_credential_used_for_prune_only_and_not_persisted(admin, make
     assert priv not in agent.log_text()
     assert priv not in admin.get(f"/api/v1/jobs/{p['id']}/log").text
     assert priv not in str(admin.get(f"/api/v1/jobs/{p['id']}").json())
+
+
+@needs_restic
+def test_stats_lists_stale_locks_and_check_clears_them(admin, make_agent, tmp_path):
+    """A killed backup leaves a shared lock that stats (which does not need an
+    exclusive lock) does not trip over: the agent lists the lock files after
+    stats, so the stale lock and its holder show up anyway; unlock removes
+    it, and a check that succeeds (it needs an exclusive lock) says none is
+    left."""
+    src = str(tmp_path / "src")
+    os.makedirs(src)
+    open(os.path.join(src, "f.txt"), "w").write("x\n")
+    repo = str(tmp_path / "repo")
+    agent = enrol(admin, make_agent, "lockstats-1", repo, [src])
+    hid = agent.host_id
+    run_job(admin, hid, {"kind": "init"})
+    run_job(admin, hid, {"kind": "backup", "group": "default"})
+    run_job(admin, hid, {"kind": "stats"})
+    assert lock_views(admin, hid) == {}
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(6 * 1024 * 1024))
+    env = dict(os.environ, RESTIC_REPOSITORY=repo, RESTIC_PASSWORD=PASSWORD, RESTIC_CACHE_DIR=str(tmp_path / "c"))
+    p = subprocess.Popen([RESTIC, "backup", "--limit-upload", "300", str(big)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lockdir = tmp_path / "repo" / "locks"
+    wait_for(lambda: any("-tmp-" not in f.name for f in lockdir.iterdir()), timeout=60, what="restic's lock")
+    p.kill()
+    p.wait()
+    j = run_job(admin, hid, {"kind": "stats"})  # a shared lock does not stop stats
+    v = wait_for(lambda: lock_views(admin, hid) or None, timeout=TIMEOUT, what="the lock from the listing")
+    (lock,) = v.values()
+    assert lock["pid"] == p.pid and lock["host"] == socket.gethostname() and lock["exclusive"] is False, lock
+    assert lock["held_by_this_host"] is True and lock["stale"] is True and lock["job_running"] is False, lock
+    assert lock["time"].startswith("20"), lock
+    run_job(admin, hid, {"kind": "unlock"})
+    assert lock_views(admin, hid) == {}
+    # a lock appears again, then a successful check proves there is none
+    p = subprocess.Popen([RESTIC, "backup", "--limit-upload", "300", str(big)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: any("-tmp-" not in f.name for f in lockdir.iterdir()), timeout=60, what="restic's lock")
+    p.kill()
+    p.wait()
+    run_job(admin, hid, {"kind": "stats"})
+    wait_for(lambda: len(lock_views(admin, hid)) == 1, timeout=TIMEOUT, what="the second stale lock")
+    for f in lockdir.iterdir():
+        f.unlink()  # removed behind restic-manager's back
+    run_job(admin, hid, {"kind": "check"})
+    assert lock_views(admin, hid) == {}

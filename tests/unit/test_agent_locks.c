@@ -69,6 +69,41 @@ TEST(test_mark_local)
 	json_decref(l);
 }
 
+TEST(test_listing_and_lock_documents)
+{
+	const char out[] = "7441ef969b1d10b4e48a3deff46d11ac8d58d62543de6d85071fba311c7af214\n"
+			   "not a lock id\n"
+			   "7441EF969B1D10B4E48A3DEFF46D11AC8D58D62543DE6D85071FBA311C7AF214\n"
+			   "0000000000000000000000000000000000000000000000000000000000000001\r\n"
+			   "abc";
+	json_t *ids = json_array(), *doc, *l;
+
+	CHECK_EQ_INT(locks_parse_ids(out, strlen(out), ids, 16), 2); /* lowercase 64-hex lines only */
+	CHECK_EQ_STR(json_string_value(json_array_get(ids, 1)),
+		     "0000000000000000000000000000000000000000000000000000000000000001");
+	json_array_clear(ids);
+	CHECK_EQ_INT(locks_parse_ids(out, strlen(out), ids, 1), 1); /* capped */
+	CHECK_EQ_INT(locks_parse_ids("", 0, ids, 16), 0);
+	json_decref(ids);
+
+	doc = json_loads("{\"time\":\"2026-11-26T02:32:18.603670577Z\",\"exclusive\":false,\"hostname\":\"vm\","
+			 "\"username\":\"root\",\"pid\":17139,\"uid\":0,\"gid\":0}", 0, NULL);
+	l = locks_from_doc(doc);
+	CHECK(l != NULL);
+	CHECK_EQ_INT(json_integer_value(json_object_get(l, "pid")), 17139);
+	CHECK_EQ_STR(json_string_value(json_object_get(l, "host")), "vm");
+	CHECK_EQ_STR(json_string_value(json_object_get(l, "user")), "root");
+	CHECK_EQ_STR(json_string_value(json_object_get(l, "time")), "2026-11-26T02:32:18.603670577Z");
+	CHECK(json_is_false(json_object_get(l, "exclusive")));
+	CHECK(json_object_get(l, "uid") == NULL);
+	json_decref(l);
+	json_decref(doc);
+	doc = json_loads("{\"pid\":\"1\",\"hostname\":\"vm\"}", 0, NULL);
+	CHECK(locks_from_doc(doc) == NULL);
+	json_decref(doc);
+	CHECK(locks_from_doc(NULL) == NULL);
+}
+
 static const struct harness_case cases[] = {CASE(test_exclusive_lock_with_time), CASE(test_shared_lock_and_noise),
-					    CASE(test_mark_local)};
+					    CASE(test_mark_local), CASE(test_listing_and_lock_documents)};
 HARNESS_MAIN(cases)
