@@ -35,6 +35,7 @@ const char *const alerts_kinds[] = {"backup_failed", "maintenance_failed", "agen
 
 static struct event *alerts_timer;
 static int64_t alerts_cursor;
+static int64_t alerts_clock_offset; /* RM_TEST_ALERTS_CLOCK_OFFSET: tests only */
 static struct tz_zone *alerts_utc;
 
 bool alerts_kind_is_known(const char *kind)
@@ -204,7 +205,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	struct store_overdue_host *hs = NULL;
-	int64_t now = util_now();
+	int64_t now = util_now() + alerts_clock_offset;
 	size_t n = 0;
 
 	(void)fd;
@@ -233,9 +234,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 int alerts_start(struct server *srv)
 {
 	const char *hook = getenv("RM_TEST_ALERTS_TICK_SECONDS");
+	const char *clock = getenv("RM_TEST_ALERTS_CLOCK_OFFSET");
 	int64_t secs = ALERTS_TICK_S;
 	struct timeval tv;
 
+	if (clock && *clock) {
+		if (util_parse_i64(clock, 0, 400 * 86400, &alerts_clock_offset) < 0) {
+			log_error("RM_TEST_ALERTS_CLOCK_OFFSET must be an integer number of seconds in [0, 34560000]");
+			return -EINVAL;
+		}
+		log_warnx("test hook RM_TEST_ALERTS_CLOCK_OFFSET=%lld", (long long)alerts_clock_offset);
+	}
 	if (hook && *hook) {
 		if (util_parse_i64(hook, 1, 3600, &secs) < 0) {
 			log_error("RM_TEST_ALERTS_TICK_SECONDS must be an integer number of seconds in [1, 3600]");

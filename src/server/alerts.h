@@ -33,8 +33,9 @@ struct store_job;
 #define ALERTS_TICK_S 30
 #define ALERTS_BATCH 1000
 
-/* Start the overdue timer (RM_TEST_ALERTS_TICK_SECONDS overrides the period,
- * for tests).  Return 0 or -errno (logged). */
+/* Start the overdue timer (tests only: RM_TEST_ALERTS_TICK_SECONDS overrides
+ * the period, RM_TEST_ALERTS_CLOCK_OFFSET moves the overdue rule's clock
+ * forward by that many seconds).  Return 0 or -errno (logged). */
 int alerts_start(struct server *srv);
 void alerts_stop(struct server *srv);
 

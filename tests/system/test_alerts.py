@@ -467,3 +467,105 @@ def test_failed_backup_alert_delivered_resolved_and_offline(asrv, adm, peers, tm
                 db = f.read()
             for s in SECRETS:
                 assert s.encode() not in db, name
+
+
+# ---- the other rules, driven through the agent protocol ----
+
+def test_maintenance_stale_lock_and_overdue_rules(tmp_path, peers):
+    """maintenance_failed (a check job fails, then succeeds), stale_lock (a
+    repo.stats with a dead holder on this machine, then without), and
+    backup_overdue from the timer: the overdue clock is moved 2 h forward
+    (RM_TEST_ALERTS_CLOCK_OFFSET), so an hourly schedule made now is overdue
+    (1.5 h) while a host without an enabled schedule never is."""
+    from test_agent_protocol import FakeAgent, enrol_token
+    receiver, _ = peers
+    srv = Server(tmp_path, env={"RM_TEST_ALERTS_TICK_SECONDS": "1", "RM_TEST_ALERTS_CLOCK_OFFSET": "7200"})
+    srv.start()
+    try:
+        tok = srv.bootstrap_token()
+        assert srv.post("/api/v1/bootstrap", json={"token": tok, "username": ADMIN_USER,
+                                                   "password": ADMIN_PASSWORD}).status_code == 201
+        adm = Client(srv)
+        adm.login(ADMIN_USER, ADMIN_PASSWORD)
+        r = adm.post("/api/v1/notification-channels",
+                     json={"name": "hook", "kind": "webhook", "url": receiver.url + "/hook",
+                           "alert_kinds": ["stale_lock", "backup_overdue"]})
+        assert r.status_code == 201, r.text
+        a = FakeAgent(srv)
+        assert a.enroll(enrol_token(adm, "lockhost")["token"]).status_code == 201
+        assert a.hello().status_code == 200
+        hid = a.host_id
+
+        def finish(kind, status):
+            r = adm.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": kind})
+            assert r.status_code == 201, r.text
+            jid = r.json()["id"]
+            r = a.send([{"type": "job.started", "job_id": jid, "kind": kind, "actor": "user"},
+                        {"type": "job.finished", "job_id": jid, "status": status,
+                         "exit_code": 1 if status == "failed" else 0,
+                         **({"error": "Fatal: pack 1234 is damaged"} if status == "failed" else {})}])
+            assert r.status_code == 200, r.text
+            return jid
+
+        def open_kinds():
+            return sorted(x["kind"] for x in alerts(adm, status="open"))
+
+        # maintenance failed → open (subject: the job kind); a success of that kind resolves it
+        jid = finish("check", "failed")
+        m = wait_for(lambda: [x for x in alerts(adm, status="open") if x["kind"] == "maintenance_failed"],
+                     timeout=10, what="maintenance alert")[0]
+        assert m["subject"] == "check" and m["job_id"] == jid and "damaged" in m["message"]
+        finish("prune", "succeeded")  # another kind does not resolve it
+        assert "maintenance_failed" in open_kinds()
+        finish("check", "succeeded")
+        wait_for(lambda: "maintenance_failed" not in open_kinds(), timeout=10, what="maintenance resolved")
+        assert not [x for x in webhook_events(receiver) if x["alert"] and x["alert"]["kind"] == "maintenance_failed"], \
+            "the channel's filter lets maintenance alerts through"
+
+        # no enabled schedule: never overdue, whatever the clock says
+        assert "backup_overdue" not in open_kinds()
+
+        # stale lock: a dead holder on this machine opens it, a live one does not, none resolves it
+        live = {"pid": 9, "host": "box", "user": "root", "exclusive": False, "this_host": True, "pid_alive": True}
+        assert a.send([{"type": "repo.stats", "locks": [live]}]).status_code == 200
+        dead = {"pid": 4242, "host": "box", "user": "root", "time": "2026-11-25T19:00:00", "exclusive": True,
+                "this_host": True, "pid_alive": False}
+        assert "stale_lock" not in open_kinds()
+        assert a.send([{"type": "repo.stats", "locks": [live, dead]}]).status_code == 200
+        s = wait_for(lambda: [x for x in alerts(adm, status="open") if x["kind"] == "stale_lock"], timeout=10,
+                     what="stale lock alert")[0]
+        assert "4242" in s["message"]
+        wait_for(lambda: any(e["alert"] and e["alert"]["kind"] == "stale_lock" for e in webhook_events(receiver)),
+                 timeout=20, what="stale lock webhook")
+        assert a.send([{"type": "repo.stats", "total_size": 5}]).status_code == 200  # says nothing about locks
+        assert "stale_lock" in open_kinds()
+        assert a.send([{"type": "repo.stats", "locks": []}]).status_code == 200
+        wait_for(lambda: "stale_lock" not in open_kinds(), timeout=10, what="stale lock resolved")
+
+        # an hourly schedule: overdue from the timer; disabling the schedule resolves it
+        r = adm.post(f"/api/v1/hosts/{hid}/schedules", json={"cron": "0 * * * *", "groups": ["default"],
+                                                              "enabled": True})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        o = wait_for(lambda: [x for x in alerts(adm, status="open") if x["kind"] == "backup_overdue"],
+                     timeout=20, what="overdue alert")[0]
+        assert "60 min" in o["message"] and "no successful backup yet" in o["message"], o
+        wait_for(lambda: any(e["alert"] and e["alert"]["kind"] == "backup_overdue" for e in webhook_events(receiver)),
+                 timeout=20, what="overdue webhook")
+        r = adm.patch(f"/api/v1/hosts/{hid}/schedules/{sid}", json={"enabled": False})
+        assert r.status_code == 200, r.text
+        wait_for(lambda: "backup_overdue" not in open_kinds(), timeout=20, what="overdue resolved")
+        wait_for(lambda: len(webhook_events(receiver)) == 4, timeout=20, what="overdue resolve webhook")
+        events = [(e["event"], e["alert"]["kind"]) for e in webhook_events(receiver) if e["alert"]]
+        assert events == [("alert.opened", "stale_lock"), ("alert.resolved", "stale_lock"),
+                          ("alert.opened", "backup_overdue"), ("alert.resolved", "backup_overdue")], events
+        # history: every alert of the host, newest first, paged
+        page1 = adm.get("/api/v1/alerts", params={"host": hid, "limit": 2}).json()
+        assert len(page1["items"]) == 2 and page1["next"]
+        page2 = adm.get("/api/v1/alerts", params={"host": hid, "limit": 2, "cursor": page1["next"]}).json()
+        ids = [x["id"] for x in page1["items"] + page2["items"]]
+        assert ids == sorted(ids, reverse=True) and len(ids) == 3
+        assert adm.get("/api/v1/alerts", params={"status": "nope"}).status_code == 400
+    finally:
+        rc = srv.stop()
+        assert rc in (None, 0), srv.log_text()[-4000:]
