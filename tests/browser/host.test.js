@@ -315,6 +315,7 @@ test('every page: no horizontal scroll at 360 px, labelled controls, dark theme,
     await page.locator('.loading').first().waitFor({ state: 'detached' }).catch(() => {});
     await check(url);
     if (url.endsWith('/repo') || url === '/#/users' || url === '/#/audit') await shot(page, `${url.split('/').pop()}-360`);
+    if (url === '/#/') await shot(page, 'dashboard-problems-360');
   }
   // The wizard's later steps too.
   await page.getByRole('radio').first().check();
