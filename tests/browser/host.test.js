@@ -305,6 +305,7 @@ test('every page: no horizontal scroll at 360 px, labelled controls, dark theme,
   const pages = [
     ['/#/', 'Dashboard'], ['/#/hosts/new', 'Add a host'], ['/#/jobs', 'Jobs'], [`/#/jobs/${job.id}`, 'Log'],
     ['/#/audit', 'Audit trail'], ['/#/users', 'Users'], ['/#/account', 'Your account'],
+    ['/#/alerts', 'Alerts'], ['/#/notifications', 'Notification channels'],
     ...['snapshots', 'sources', 'schedules', 'repo', 'jobs', 'settings'].map((tab) => [`/#/hosts/${id}/${tab}`, null]),
     [`/#/hosts/${id}/restore`, 'Choose a snapshot'],
   ];
