@@ -53,6 +53,25 @@ static void publish(struct server *srv, const struct store_alert *a, const char 
 	                            "kind", a->kind, "status", status));
 }
 
+/* Cut s back to its last complete UTF-8 sequence (snprintf may have split
+ * one; JSON strings must be valid UTF-8). */
+static void utf8_trim(char *s)
+{
+	size_t n = strlen(s), i = n, need;
+	unsigned char c;
+
+	while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	c = (unsigned char)s[i - 1];
+	if (c < 0x80)
+		return; /* ASCII last: complete */
+	need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
 /* Open (or touch) the alert; a new one is published and notified. */
 static void raise_alert(struct server *srv, int64_t host_id, const char *kind, const char *subject,
                         const char *message, const char *job_id)
@@ -63,6 +82,7 @@ static void raise_alert(struct server *srv, int64_t host_id, const char *kind, c
 	char msg[STORE_ALERT_MESSAGE_MAX + 1];
 
 	util_strlcpy(msg, message, sizeof(msg));
+	utf8_trim(msg);
 	if (store_alert_open(srv->store, host_id, kind, subject, msg, job_id, util_now(), &id, &opened) < 0) {
 		log_warnx("cannot record a %s alert for host %lld", kind, (long long)host_id);
 		return;
@@ -205,7 +225,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	struct store_overdue_host *hs = NULL;
-	int64_t now = util_now() + alerts_clock_offset;
+	int64_t now = util_now() + alerts_clock_offset, t0 = util_now_ms();
 	size_t n = 0;
 
 	(void)fd;
@@ -218,17 +238,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	for (size_t i = 0; i < n; i++)
 		overdue_host(srv, &hs[i], now);
+	/* alerts of deleted hosts (a few open rows to look at) */
+	store_alert_resolve_deleted(srv->store, util_now());
 	if (n < ALERTS_BATCH) {
 		/* a full round: start over, and tidy up once per round */
 		alerts_cursor = 0;
-		store_alert_resolve_deleted(srv->store, now);
-		store_alert_purge(srv->store, now - ALERTS_KEEP_RESOLVED_S);
+		store_alert_purge(srv->store, util_now() - ALERTS_KEEP_RESOLVED_S);
 	} else {
 		alerts_cursor = hs[n - 1].id;
 	}
 	if (store_commit(srv->store) < 0)
 		log_warnx("cannot store the overdue alerts of this round");
 	store_overdue_hosts_free(hs, n);
+	log_debug("alerts: overdue rule for %zu hosts in %lld ms", n, (long long)(util_now_ms() - t0));
 }
 
 int alerts_start(struct server *srv)

@@ -64,6 +64,7 @@ struct notify_msg {
 static struct {
 	struct notify_msg *head, *tail;
 	size_t queued;
+	size_t dropped; /* in the current overflow episode (logged once) */
 	int inflight;
 	int64_t backoff_ms;
 	struct event *pump;
@@ -302,7 +303,11 @@ static void record(struct notify_msg *m, const char *outcome)
 	/* the channel may have been deleted meanwhile: its rows went with it */
 	if (store_delivery_insert(srv->store, &d) == 0)
 		store_delivery_trim(srv->store, m->channel_id, NOTIFY_LOG_KEEP);
-	if (strcmp(outcome, "ok") != 0)
+	if (strcmp(outcome, "dropped") == 0) {
+		if (nq.dropped++ == 0)
+			log_warnx("the notification queue is full (%d messages): notifications are dropped until it drains",
+			          NOTIFY_QUEUE_MAX);
+	} else if (strcmp(outcome, "ok") != 0)
 		log_warnx("notification to channel %lld (%s, alert %lld %s) %s after %d attempt(s): %s",
 		          (long long)m->channel_id, m->kind, (long long)m->alert_id, m->event, outcome, m->res.attempts,
 		          m->res.error);
@@ -364,6 +369,8 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 			prev = m;
 		if (!m)
 			return;
+		if (nq.queued < NOTIFY_QUEUE_MAX / 2)
+			nq.dropped = 0; /* the episode is over: log the next one */
 		if (prev)
 			prev->next = m->next;
 		else
