@@ -419,6 +419,47 @@ static char *header_safe(const char *s)
 	return o;
 }
 
+/* A header value: ASCII stays as it is (control characters made spaces); a
+ * value with UTF-8 becomes one RFC 2047 encoded word, "=?UTF-8?B?…?=", which
+ * mail readers and ntfy decode (raw 8-bit bytes in a header are not valid
+ * in either).  NULL on OOM. */
+static char *header_encode(const char *s)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *safe = header_safe(s), *o;
+	size_t n, len = 0;
+	bool ascii = true;
+
+	if (!safe)
+		return NULL;
+	for (const char *p = safe; *p; p++)
+		ascii = ascii && (unsigned char)*p < 0x80;
+	if (ascii)
+		return safe;
+	n = strlen(safe);
+	o = malloc(12 + (n + 2) / 3 * 4 + 3);
+	if (!o) {
+		free(safe);
+		return NULL;
+	}
+	memcpy(o, "=?UTF-8?B?", 10);
+	len = 10;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)(unsigned char)safe[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)(unsigned char)safe[i + 1] << 8;
+		if (i + 2 < n)
+			v |= (unsigned char)safe[i + 2];
+		o[len++] = b64[(v >> 18) & 63];
+		o[len++] = b64[(v >> 12) & 63];
+		o[len++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
+		o[len++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	memcpy(o + len, "?=", 3);
+	free(safe);
+	return o;
+}
+
 static json_t *alert_json_for(const struct store_alert *a, const char *event)
 {
 	char o[32], l[32], r[32];
@@ -544,7 +585,7 @@ static struct notify_msg *msg_build(struct server *srv, const struct store_chann
 		snprintf(m->url, len, "%s%s%s", server, server[0] && server[strlen(server) - 1] == '/' ? "" : "/",
 		         topic);
 		m->body = strdup(text);
-		m->title = header_safe(subject);
+		m->title = header_encode(subject);
 		m->priority = strdup(test ? "default" : strcmp(event, "resolved") == 0 ? "default" : "high");
 		m->tags = strdup(test ? "test_tube" : strcmp(event, "resolved") == 0 ? "white_check_mark" : "warning");
 		m->bearer = dup_or_null(sec, "token");
@@ -555,7 +596,7 @@ static struct notify_msg *msg_build(struct server *srv, const struct store_chann
 		const char *from = json_string_value(json_object_get(cfg, "from"));
 		json_t *to = json_object_get(cfg, "to"), *v;
 		int64_t port = json_integer_value(json_object_get(cfg, "port"));
-		char date[64], url[320], *subj = header_safe(subject);
+		char date[64], url[320], *subj = header_encode(subject);
 		size_t i, cap, len = 0;
 		if (!host || !from || !json_is_array(to) || !subj) {
 			free(subj);

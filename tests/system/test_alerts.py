@@ -11,12 +11,14 @@ Channel secrets are never answered, logged or audited; channel routes are
 admin-only; bad input is a 400 naming the field; the test button and the
 delivery log (with retries) work."""
 import base64
+import email
 import glob
 import json
 import os
 import shutil
 import socketserver
 import threading
+from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -478,7 +480,7 @@ def test_maintenance_stale_lock_and_overdue_rules(tmp_path, peers):
     (RM_TEST_ALERTS_CLOCK_OFFSET), so an hourly schedule made now is overdue
     (1.5 h) while a host without an enabled schedule never is."""
     from test_agent_protocol import FakeAgent, enrol_token
-    receiver, _ = peers
+    receiver, smtp = peers
     srv = Server(tmp_path, env={"RM_TEST_ALERTS_TICK_SECONDS": "1", "RM_TEST_ALERTS_CLOCK_OFFSET": "7200"})
     srv.start()
     try:
@@ -491,10 +493,18 @@ def test_maintenance_stale_lock_and_overdue_rules(tmp_path, peers):
                      json={"name": "hook", "kind": "webhook", "url": receiver.url + "/hook",
                            "alert_kinds": ["stale_lock", "backup_overdue"]})
         assert r.status_code == 201, r.text
+        for body in ({"name": "phone", "kind": "ntfy", "server": receiver.url, "topic": "locks",
+                      "alert_kinds": ["stale_lock"], "on_resolve": False},
+                     {"name": "mail", "kind": "smtp", "host": "127.0.0.1", "port": smtp.port, "security": "none",
+                      "from": "rm@example.org", "to": ["ops@example.org"], "alert_kinds": ["stale_lock"],
+                      "on_resolve": False}):
+            assert adm.post("/api/v1/notification-channels", json=body).status_code == 201
         a = FakeAgent(srv)
         assert a.enroll(enrol_token(adm, "lockhost")["token"]).status_code == 201
         assert a.hello().status_code == 200
         hid = a.host_id
+        # a display name beyond ASCII reaches headers RFC 2047-encoded (ntfy Title, mail Subject)
+        assert adm.patch(f"/api/v1/hosts/{hid}", json={"name": "Büro ☃"}).status_code == 200
 
         def finish(kind, status):
             r = adm.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": kind})
@@ -534,7 +544,14 @@ def test_maintenance_stale_lock_and_overdue_rules(tmp_path, peers):
         assert a.send([{"type": "repo.stats", "locks": [live, dead]}]).status_code == 200
         s = wait_for(lambda: [x for x in alerts(adm, status="open") if x["kind"] == "stale_lock"], timeout=10,
                      what="stale lock alert")[0]
-        assert "4242" in s["message"]
+        assert "4242" in s["message"] and s["host"] == "Büro ☃"
+        title = wait_for(lambda: receiver.on("/locks"), timeout=20, what="ntfy lock delivery")[0]["headers"]["Title"]
+        assert title.startswith("=?UTF-8?B?"), title
+        assert str(make_header(decode_header(title))) == "[restic-manager] Büro ☃: stale repository lock"
+        mail = wait_for(lambda: smtp.messages, timeout=20, what="lock mail")[0]["data"]
+        msg = email.message_from_bytes(mail)
+        assert str(make_header(decode_header(msg["Subject"]))) == "[restic-manager] Büro ☃: stale repository lock"
+        assert "Büro ☃" in msg.get_payload(decode=True).decode("utf-8")
         wait_for(lambda: any(e["alert"] and e["alert"]["kind"] == "stale_lock" for e in webhook_events(receiver)),
                  timeout=20, what="stale lock webhook")
         assert a.send([{"type": "repo.stats", "total_size": 5}]).status_code == 200  # says nothing about locks
