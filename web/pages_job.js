@@ -302,7 +302,11 @@ export async function pageRestore(ctx) {
     else if (st.step === 2) drawTree();
     else if (st.step === 3) drawTarget();
     else drawConfirm();
-    const first = body.querySelector('input, button, select, a');
+    // Focus: the chosen radio (so arrow keys keep moving through a group that
+    // re-renders on change), else the first field, else the step's heading.
+    const heading = body.querySelector('h2');
+    if (heading) heading.tabIndex = -1;
+    const first = body.querySelector('input[type=radio]:checked') || body.querySelector('input, select') || heading;
     if (first) first.focus();
   }
 

@@ -223,7 +223,13 @@ test('restore wizard: two files onto another host that uses the same repository'
   await page.getByRole('checkbox', { name: `Select ${data}/readme.txt` }).check();
   await page.getByText('2 selected').waitFor();
   await page.getByRole('button', { name: 'Next: choose target →' }).click();
-  await page.getByRole('radio', { name: /Another host/ }).check();
+  // From the keyboard: the focus sits on the chosen target and arrow keys
+  // move through all three (the step re-renders on each change).
+  await waitFor(() => page.evaluate(() => document.activeElement && document.activeElement.matches('input[name=mode]:checked')), { what: 'focus on the chosen target' });
+  await page.keyboard.press('ArrowDown');
+  await page.getByLabel(/Type the host name/).waitFor();
+  await page.keyboard.press('ArrowDown');
+  assert.ok(await page.getByRole('radio', { name: /Another host/ }).isChecked());
   const dest = page.getByLabel('Destination host');
   await dest.locator('option', { hasText: 'beta-02' }).waitFor({ state: 'attached' });
   // Only hosts of the same repository are offered, never the source host.
