@@ -30,8 +30,8 @@
 
 #define ALERTS_KEEP_RESOLVED_S (90 * 86400)
 
-const char *const alerts_kinds[] = {"backup_failed", "maintenance_failed", "agent_offline", "backup_overdue",
-                                    "stale_lock", NULL};
+const char *const alerts_kinds[] = {"backup_failed",  "maintenance_failed", "agent_offline",
+                                    "backup_overdue", "stale_lock",         NULL};
 
 static struct event *alerts_timer;
 static int64_t alerts_cursor;
@@ -73,8 +73,8 @@ static void utf8_trim(char *s)
 }
 
 /* Open (or touch) the alert; a new one is published and notified. */
-static void raise_alert(struct server *srv, int64_t host_id, const char *kind, const char *subject,
-                        const char *message, const char *job_id)
+static void raise_alert(struct server *srv, int64_t host_id, const char *kind, const char *subject, const char *message,
+                        const char *job_id)
 {
 	struct store_alert a;
 	int64_t id;
@@ -137,7 +137,8 @@ void alerts_job_changed(struct server *srv, const struct store_job *j)
 		snprintf(msg, sizeof(msg), "backup%s%s%s failed: %s", subject[0] ? " of group '" : "", subject,
 		         subject[0] ? "'" : "", j->error && j->error[0] ? j->error : "no reason given");
 	else
-		snprintf(msg, sizeof(msg), "%s failed: %s", j->kind, j->error && j->error[0] ? j->error : "no reason given");
+		snprintf(msg, sizeof(msg), "%s failed: %s", j->kind,
+		         j->error && j->error[0] ? j->error : "no reason given");
 	raise_alert(srv, j->host_id, backup ? "backup_failed" : "maintenance_failed", subject, msg, j->id);
 }
 
@@ -183,10 +184,12 @@ void alerts_repo_stats(struct server *srv, int64_t host_id)
 			snprintf(msg, sizeof(msg), "stale %slock of PID %lld on %s (since %s); unlock the repository",
 			         json_is_true(json_object_get(l, "exclusive")) ? "exclusive " : "",
 			         (long long)json_integer_value(json_object_get(l, "pid")),
-			         json_string_value(json_object_get(l, "host")) ? json_string_value(json_object_get(l, "host"))
-			                                                        : "?",
-			         json_string_value(json_object_get(l, "time")) ? json_string_value(json_object_get(l, "time"))
-			                                                        : "?");
+			         json_string_value(json_object_get(l, "host"))
+			             ? json_string_value(json_object_get(l, "host"))
+			             : "?",
+			         json_string_value(json_object_get(l, "time"))
+			             ? json_string_value(json_object_get(l, "time"))
+			             : "?");
 	}
 	json_decref(view);
 	json_decref(stats);
@@ -311,8 +314,8 @@ static json_t *time_or_null(int64_t t)
 
 static const char *title_of(const char *kind)
 {
-	static const char *const titles[] = {"backup failed", "maintenance failed", "agent offline",
-	                                     "backup overdue", "stale repository lock"};
+	static const char *const titles[] = {"backup failed", "maintenance failed", "agent offline", "backup overdue",
+	                                     "stale repository lock"};
 	for (size_t i = 0; alerts_kinds[i]; i++)
 		if (strcmp(alerts_kinds[i], kind) == 0)
 			return titles[i];
@@ -321,11 +324,11 @@ static const char *title_of(const char *kind)
 
 static json_t *alert_json(const struct store_alert *a)
 {
-	json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:I}", "id", (json_int_t)a->id, "host_id",
-	                      (json_int_t)a->host_id, "host", a->host_name, "kind", a->kind, "title", title_of(a->kind),
-	                      "subject", a->subject, "message", a->message, "job_id", a->job_id[0] ? a->job_id : NULL,
-	                      "status", a->resolved_at ? "resolved" : "open", "occurrences",
-	                      (json_int_t)a->occurrences);
+	json_t *o =
+	    json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:I}", "id", (json_int_t)a->id, "host_id",
+	              (json_int_t)a->host_id, "host", a->host_name, "kind", a->kind, "title", title_of(a->kind),
+	              "subject", a->subject, "message", a->message, "job_id", a->job_id[0] ? a->job_id : NULL, "status",
+	              a->resolved_at ? "resolved" : "open", "occurrences", (json_int_t)a->occurrences);
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "opened_at", time_or_null(a->opened_at));

@@ -31,7 +31,7 @@ struct server;
 struct store_job;
 
 #define ALERTS_TICK_S 15
-#define ALERTS_BATCH 500
+#define ALERTS_BATCH  500
 
 /* Start the overdue timer (tests only: RM_TEST_ALERTS_TICK_SECONDS overrides
  * the period, RM_TEST_ALERTS_CLOCK_OFFSET moves the overdue rule's clock

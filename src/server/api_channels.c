@@ -29,12 +29,12 @@
 #include "server/store.h"
 #include "server/store_alerts.h"
 
-#define K_WEBHOOK 1u
-#define K_NTFY 2u
-#define K_SMTP 4u
+#define K_WEBHOOK  1u
+#define K_NTFY     2u
+#define K_SMTP     4u
 #define SECRET_MAX 1024
-#define URL_MAX 2048
-#define RCPT_MAX 20
+#define URL_MAX    2048
+#define RCPT_MAX   20
 
 enum fty { F_URL, F_HDRNAME, F_SECRET, F_TOPIC, F_HOST, F_PORT, F_SECURITY, F_TEXT, F_EMAIL, F_EMAILS };
 
@@ -47,24 +47,27 @@ struct field {
 };
 
 static const struct field fields[] = {
-	{"url", K_WEBHOOK, F_URL, true, "an http:// or https:// URL without user:password@"},
-	{"header_name", K_WEBHOOK, F_HDRNAME, false, "an HTTP header name (letters, digits, '-')"},
-	{"header_value", K_WEBHOOK, F_SECRET, false, "a string of 1 to 1024 bytes without control characters"},
-	{"token", K_WEBHOOK | K_NTFY, F_SECRET, false, "a string of 1 to 1024 bytes without control characters"},
-	{"server", K_NTFY, F_URL, true, "an http:// or https:// URL without user:password@"},
-	{"topic", K_NTFY, F_TOPIC, true, "1 to 64 letters, digits, '_' or '-'"},
-	{"host", K_SMTP, F_HOST, true, "a host name or IP address"},
-	{"port", K_SMTP, F_PORT, true, "an integer 1-65535"},
-	{"security", K_SMTP, F_SECURITY, true, "starttls, tls or none"},
-	{"username", K_SMTP, F_TEXT, false, "a string of 1 to 256 bytes without control characters"},
-	{"password", K_SMTP, F_SECRET, false, "a string of 1 to 1024 bytes without control characters"},
-	{"from", K_SMTP, F_EMAIL, true, "an e-mail address"},
-	{"to", K_SMTP, F_EMAILS, true, "a list of 1 to 20 e-mail addresses"},
+    {"url", K_WEBHOOK, F_URL, true, "an http:// or https:// URL without user:password@"},
+    {"header_name", K_WEBHOOK, F_HDRNAME, false, "an HTTP header name (letters, digits, '-')"},
+    {"header_value", K_WEBHOOK, F_SECRET, false, "a string of 1 to 1024 bytes without control characters"},
+    {"token", K_WEBHOOK | K_NTFY, F_SECRET, false, "a string of 1 to 1024 bytes without control characters"},
+    {"server", K_NTFY, F_URL, true, "an http:// or https:// URL without user:password@"},
+    {"topic", K_NTFY, F_TOPIC, true, "1 to 64 letters, digits, '_' or '-'"},
+    {"host", K_SMTP, F_HOST, true, "a host name or IP address"},
+    {"port", K_SMTP, F_PORT, true, "an integer 1-65535"},
+    {"security", K_SMTP, F_SECURITY, true, "starttls, tls or none"},
+    {"username", K_SMTP, F_TEXT, false, "a string of 1 to 256 bytes without control characters"},
+    {"password", K_SMTP, F_SECRET, false, "a string of 1 to 1024 bytes without control characters"},
+    {"from", K_SMTP, F_EMAIL, true, "an e-mail address"},
+    {"to", K_SMTP, F_EMAILS, true, "a list of 1 to 20 e-mail addresses"},
 };
 
 static unsigned kind_bit(const char *kind)
 {
-	return !strcmp(kind, "webhook") ? K_WEBHOOK : !strcmp(kind, "ntfy") ? K_NTFY : !strcmp(kind, "smtp") ? K_SMTP : 0;
+	return !strcmp(kind, "webhook") ? K_WEBHOOK
+	       : !strcmp(kind, "ntfy")  ? K_NTFY
+	       : !strcmp(kind, "smtp")  ? K_SMTP
+	                                : 0;
 }
 
 static bool no_ctl(const char *s)
@@ -116,7 +119,8 @@ static bool email_ok(const char *s)
 static bool charset_ok(const char *s, const char *extra)
 {
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr(extra, *s)))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr(extra, *s)))
 			return false;
 	return true;
 }
@@ -128,9 +132,10 @@ static bool value_ok(const struct field *f, json_t *v)
 	case F_URL:
 		return str_ok(v, 8, URL_MAX) && url_ok(s);
 	case F_HDRNAME:
-		return str_ok(v, 1, 64) && charset_ok(s, "-") && strcasecmp(s, "Host") && strcasecmp(s, "Content-Length") &&
-		       strcasecmp(s, "Content-Type") && strcasecmp(s, "Transfer-Encoding") &&
-		       strcasecmp(s, "Authorization") && strcasecmp(s, "Connection");
+		return str_ok(v, 1, 64) && charset_ok(s, "-") && strcasecmp(s, "Host") &&
+		       strcasecmp(s, "Content-Length") && strcasecmp(s, "Content-Type") &&
+		       strcasecmp(s, "Transfer-Encoding") && strcasecmp(s, "Authorization") &&
+		       strcasecmp(s, "Connection");
 	case F_SECRET:
 		return str_ok(v, 1, SECRET_MAX);
 	case F_TOPIC:
@@ -265,8 +270,10 @@ static int apply_body(struct http_ctx *c, json_t *body, struct store_channel *ch
 			return -1;
 		}
 		util_strlcpy(ch->kind, kind, sizeof(ch->kind));
-	} else if ((v = json_object_get(body, "kind")) && (!json_is_string(v) || strcmp(json_string_value(v), ch->kind))) {
-		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field 'kind' cannot change (delete and create instead)");
+	} else if ((v = json_object_get(body, "kind")) &&
+	           (!json_is_string(v) || strcmp(json_string_value(v), ch->kind))) {
+		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
+		                 "field 'kind' cannot change (delete and create instead)");
 		return -1;
 	}
 	bit = kind_bit(ch->kind);
@@ -311,8 +318,8 @@ static int apply_body(struct http_ctx *c, json_t *body, struct store_channel *ch
 	json_object_foreach(body, key, v)
 	{
 		const struct field *f;
-		if (!strcmp(key, "kind") || !strcmp(key, "name") || !strcmp(key, "enabled") || !strcmp(key, "on_resolve") ||
-		    !strcmp(key, "alert_kinds"))
+		if (!strcmp(key, "kind") || !strcmp(key, "name") || !strcmp(key, "enabled") ||
+		    !strcmp(key, "on_resolve") || !strcmp(key, "alert_kinds"))
 			continue;
 		f = field_find(key);
 		if (!f || !(f->kinds & bit)) {
@@ -333,7 +340,8 @@ static int apply_body(struct http_ctx *c, json_t *body, struct store_channel *ch
 	for (size_t i = 0; i < ARRAY_LEN(fields); i++) {
 		const struct field *f = &fields[i];
 		if ((f->kinds & bit) && f->required && !json_object_get(cfg, f->name)) {
-			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field '%s' is required: %s", f->name, f->help);
+			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "field '%s' is required: %s", f->name,
+			                 f->help);
 			return -1;
 		}
 	}
@@ -363,7 +371,10 @@ static int seal_secrets(struct server *srv, int64_t id, json_t *sec, unsigned ch
 	return r;
 }
 
-static void target_of(char buf[48], int64_t id) { snprintf(buf, 48, "notification_channel:%lld", (long long)id); }
+static void target_of(char buf[48], int64_t id)
+{
+	snprintf(buf, 48, "notification_channel:%lld", (long long)id);
+}
 
 static int channel_load(struct http_ctx *c, struct store_channel *ch)
 {
@@ -615,8 +626,8 @@ void api_channels_deliveries(struct http_ctx *c)
 	items = json_array();
 	for (size_t i = 0; i < n && i < (size_t)limit; i++) {
 		const struct store_delivery *d = &ds[i];
-		json_t *o = json_pack("{s:I,s:o,s:s,s:s,s:I}", "id", (json_int_t)d->id, "at", time_or_null(d->at), "event",
-		                      d->event, "outcome", d->outcome, "attempts", (json_int_t)d->attempts);
+		json_t *o = json_pack("{s:I,s:o,s:s,s:s,s:I}", "id", (json_int_t)d->id, "at", time_or_null(d->at),
+		                      "event", d->event, "outcome", d->outcome, "attempts", (json_int_t)d->attempts);
 		if (!o)
 			continue;
 		json_object_set_new(o, "alert_id", d->alert_id ? json_integer(d->alert_id) : json_null());

@@ -30,28 +30,28 @@
 #include "server/workers.h"
 
 #define NOTIFY_CONNECT_TIMEOUT 5L
-#define NOTIFY_TOTAL_TIMEOUT 15L
-#define NOTIFY_RESPONSE_MAX (64 * 1024)
-#define NOTIFY_BACKOFF_MS 5000 /* first retry; the second waits 6x as long */
+#define NOTIFY_TOTAL_TIMEOUT   15L
+#define NOTIFY_RESPONSE_MAX    (64 * 1024)
+#define NOTIFY_BACKOFF_MS      5000 /* first retry; the second waits 6x as long */
 
 struct notify_msg {
 	struct notify_msg *next;
 	struct server *srv;
 	int64_t channel_id, alert_id;
-	char event[16];   /* opened | resolved | test */
-	char kind[16];    /* webhook | ntfy | smtp */
+	char event[16]; /* opened | resolved | test */
+	char kind[16];  /* webhook | ntfy | smtp */
 	int64_t due_ms;
 	/* the request */
 	char *url;
 	char *body;
 	size_t body_len, body_off;
-	char *bearer;     /* secret or NULL */
-	char *hdr_name;   /* custom header name or NULL */
-	char *hdr_value;  /* secret or NULL */
+	char *bearer;                  /* secret or NULL */
+	char *hdr_name;                /* custom header name or NULL */
+	char *hdr_value;               /* secret or NULL */
 	char *title, *priority, *tags; /* ntfy */
 	char *smtp_user, *smtp_pass;   /* smtp; pass is secret */
 	char *mail_from;
-	json_t *rcpt;     /* smtp recipients (array of strings) */
+	json_t *rcpt; /* smtp recipients (array of strings) */
 	bool starttls;
 	/* the outcome */
 	bool retryable;
@@ -145,10 +145,10 @@ static struct curl_slist *hdr_add(struct curl_slist *l, const char *name, const 
 /* Distribution CA bundles, for a libcurl built without a default (the static
  * server's curl over mbedTLS has none compiled in). */
 static const char *const ca_bundles[] = {
-	"/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine, distroless */
-	"/etc/pki/tls/certs/ca-bundle.crt",   /* RHEL, Fedora */
-	"/etc/ssl/ca-bundle.pem",             /* SUSE */
-	"/etc/ssl/cert.pem",
+    "/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine, distroless */
+    "/etc/pki/tls/certs/ca-bundle.crt",   /* RHEL, Fedora */
+    "/etc/ssl/ca-bundle.pem",             /* SUSE */
+    "/etc/ssl/cert.pem",
 };
 
 static void set_ca(CURL *h)
@@ -228,8 +228,9 @@ static void notify_work(void *arg)
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, m->body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)m->body_len);
 		curl_easy_setopt(h, CURLOPT_USERAGENT, "restic-manager/" RM_VERSION);
-		hdrs = hdr_add(hdrs, "Content-Type",
-		               strcmp(m->kind, "webhook") == 0 ? "application/json" : "text/plain; charset=utf-8", &oom);
+		hdrs =
+		    hdr_add(hdrs, "Content-Type",
+		            strcmp(m->kind, "webhook") == 0 ? "application/json" : "text/plain; charset=utf-8", &oom);
 		hdrs = hdr_add(hdrs, "Expect", "", &oom);
 		if (m->bearer) {
 			size_t len = strlen(m->bearer) + 8;
@@ -305,8 +306,9 @@ static void record(struct notify_msg *m, const char *outcome)
 		store_delivery_trim(srv->store, m->channel_id, NOTIFY_LOG_KEEP);
 	if (strcmp(outcome, "dropped") == 0) {
 		if (nq.dropped++ == 0)
-			log_warnx("the notification queue is full (%d messages): notifications are dropped until it drains",
-			          NOTIFY_QUEUE_MAX);
+			log_warnx(
+			    "the notification queue is full (%d messages): notifications are dropped until it drains",
+			    NOTIFY_QUEUE_MAX);
 	} else if (strcmp(outcome, "ok") != 0)
 		log_warnx("notification to channel %lld (%s, alert %lld %s) %s after %d attempt(s): %s",
 		          (long long)m->channel_id, m->kind, (long long)m->alert_id, m->event, outcome, m->res.attempts,
@@ -393,9 +395,9 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 static const struct {
 	const char *kind, *title;
 } kind_titles[] = {
-	{"backup_failed", "backup failed"},          {"maintenance_failed", "maintenance failed"},
-	{"agent_offline", "agent offline"},          {"backup_overdue", "backup overdue"},
-	{"stale_lock", "stale repository lock"},
+    {"backup_failed", "backup failed"},      {"maintenance_failed", "maintenance failed"},
+    {"agent_offline", "agent offline"},      {"backup_overdue", "backup overdue"},
+    {"stale_lock", "stale repository lock"},
 };
 
 static const char *kind_title(const char *kind)
@@ -466,11 +468,12 @@ static json_t *alert_json_for(const struct store_alert *a, const char *event)
 	util_time_rfc3339(a->opened_at, o);
 	util_time_rfc3339(a->last_seen_at, l);
 	util_time_rfc3339(a->resolved_at, r);
-	return json_pack("{s:I,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s?,s:s,s:s,s:s?}", "id", (json_int_t)a->id, "kind", a->kind,
-	                 "title", kind_title(a->kind), "status", strcmp(event, "resolved") == 0 ? "resolved" : "open",
-	                 "host_id", (json_int_t)a->host_id, "host", a->host_name, "subject", a->subject, "message",
-	                 a->message, "job_id", a->job_id[0] ? a->job_id : NULL, "opened_at", o, "last_seen_at", l,
-	                 "resolved_at", a->resolved_at ? r : NULL);
+	return json_pack("{s:I,s:s,s:s,s:s,s:I,s:s,s:s,s:s,s:s?,s:s,s:s,s:s?}", "id", (json_int_t)a->id, "kind",
+	                 a->kind, "title", kind_title(a->kind), "status",
+	                 strcmp(event, "resolved") == 0 ? "resolved" : "open", "host_id", (json_int_t)a->host_id,
+	                 "host", a->host_name, "subject", a->subject, "message", a->message, "job_id",
+	                 a->job_id[0] ? a->job_id : NULL, "opened_at", o, "last_seen_at", l, "resolved_at",
+	                 a->resolved_at ? r : NULL);
 }
 
 /* Secrets of a channel: the unsealed JSON object, or an empty one. */
@@ -627,10 +630,9 @@ static struct notify_msg *msg_build(struct server *srv, const struct store_chann
 		m->body = malloc(cap);
 		rfc2822_now(date, sizeof(date));
 		if (m->body) {
-			len = (size_t)snprintf(m->body, cap,
-			                       "Date: %s\r\nFrom: %s\r\nTo: ", date, from);
-			json_array_foreach(to, i, v)
-			    len += (size_t)snprintf(m->body + len, cap - len, "%s%s", i ? ", " : "", json_string_value(v));
+			len = (size_t)snprintf(m->body, cap, "Date: %s\r\nFrom: %s\r\nTo: ", date, from);
+			json_array_foreach(to, i, v) len +=
+			    (size_t)snprintf(m->body + len, cap - len, "%s%s", i ? ", " : "", json_string_value(v));
 			len += (size_t)snprintf(m->body + len, cap - len,
 			                        "\r\nSubject: %s\r\nMessage-ID: <%lld.%lld.%s@restic-manager>\r\n"
 			                        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"

@@ -27,16 +27,16 @@ struct server;
 struct store_alert;
 struct store_channel;
 
-#define NOTIFY_ATTEMPTS 3
+#define NOTIFY_ATTEMPTS  3
 #define NOTIFY_QUEUE_MAX 1000
-#define NOTIFY_INFLIGHT 1
-#define NOTIFY_LOG_KEEP 500 /* delivery rows kept per channel */
+#define NOTIFY_INFLIGHT  1
+#define NOTIFY_LOG_KEEP  500 /* delivery rows kept per channel */
 
 struct notify_result {
 	bool ok;
 	long status_code; /* HTTP status or SMTP reply code; 0 = none */
 	int attempts;
-	char error[256];  /* "" when ok */
+	char error[256]; /* "" when ok */
 };
 
 /* libcurl's global init and the pump timer.  Return 0 or -errno (logged). */

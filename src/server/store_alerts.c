@@ -265,8 +265,7 @@ void store_overdue_hosts_free(struct store_overdue_host *hs, size_t n)
 	free(hs);
 }
 
-int store_alert_overdue_batch(struct store *st, int64_t after, int limit, struct store_overdue_host **out,
-                              size_t *n)
+int store_alert_overdue_batch(struct store *st, int64_t after, int limit, struct store_overdue_host **out, size_t *n)
 {
 	sqlite3_stmt *s = store_stmt(
 	    st, "SELECT h.id, coalesce(h.last_success_at, 0), h.created_at, "

@@ -19,10 +19,10 @@
 
 struct store;
 
-#define STORE_ALERT_KIND_MAX 32
+#define STORE_ALERT_KIND_MAX    32
 #define STORE_ALERT_SUBJECT_MAX 64
 #define STORE_ALERT_MESSAGE_MAX 1024
-#define STORE_CHANNEL_NAME_MAX 64
+#define STORE_CHANNEL_NAME_MAX  64
 
 struct store_alert {
 	int64_t id, host_id;
@@ -64,8 +64,7 @@ struct store_overdue_host {
 	char *crons;                  /* enabled schedules' expressions, '\n'-separated; NULL: none (owned) */
 	bool overdue_open;            /* a backup_overdue alert is open */
 };
-int store_alert_overdue_batch(struct store *st, int64_t after, int limit, struct store_overdue_host **out,
-                              size_t *n);
+int store_alert_overdue_batch(struct store *st, int64_t after, int limit, struct store_overdue_host **out, size_t *n);
 void store_overdue_hosts_free(struct store_overdue_host *hs, size_t n);
 /* Delete alerts resolved before `before` (the history is bounded).  Return rows. */
 int store_alert_purge(struct store *st, int64_t before);
@@ -75,11 +74,11 @@ int store_alert_resolve_deleted(struct store *st, int64_t now);
 struct store_channel {
 	int64_t id;
 	char name[STORE_CHANNEL_NAME_MAX + 1];
-	char kind[16];          /* webhook | ntfy | smtp */
+	char kind[16]; /* webhook | ntfy | smtp */
 	bool enabled, on_resolve;
-	char *config;           /* JSON object text, no secrets (owned) */
-	char *alert_kinds;      /* JSON array text; [] = every kind (owned) */
-	unsigned char *secret;  /* sealed blob or NULL (owned) */
+	char *config;          /* JSON object text, no secrets (owned) */
+	char *alert_kinds;     /* JSON array text; [] = every kind (owned) */
+	unsigned char *secret; /* sealed blob or NULL (owned) */
 	size_t secret_len;
 	int64_t created_at, updated_at;
 };
@@ -98,9 +97,9 @@ int store_channel_get(struct store *st, int64_t id, struct store_channel *c);
 int store_channel_list(struct store *st, int limit, struct store_channel **out, size_t *n);
 
 struct store_delivery {
-	int64_t id, channel_id, alert_id; /* alert_id 0 = a test */
-	char event[16];                   /* opened | resolved | test */
-	char outcome[16];                 /* ok | failed | dropped */
+	int64_t id, channel_id, alert_id;  /* alert_id 0 = a test */
+	char event[16];                    /* opened | resolved | test */
+	char outcome[16];                  /* ok | failed | dropped */
 	int64_t at, attempts, http_status; /* http_status 0 = none */
 	char error[256];
 };

@@ -12,7 +12,7 @@
 
 /* 2026-11-06 is a Friday; 03:00 UTC. */
 #define FRI_0300 1793934000LL
-#define DAY 86400LL
+#define DAY      86400LL
 
 static struct tz_zone *utc(void)
 {
@@ -78,10 +78,10 @@ TEST(test_clock_starts_at_later_of_success_and_schedule_change)
 }
 
 static const struct harness_case cases[] = {
-	CASE(test_daily_interval_and_deadline),
-	CASE(test_weekdays_use_the_longest_gap),
-	CASE(test_several_schedules_shortest_wins),
-	CASE(test_no_schedule_no_alert),
-	CASE(test_clock_starts_at_later_of_success_and_schedule_change),
+    CASE(test_daily_interval_and_deadline),
+    CASE(test_weekdays_use_the_longest_gap),
+    CASE(test_several_schedules_shortest_wins),
+    CASE(test_no_schedule_no_alert),
+    CASE(test_clock_starts_at_later_of_success_and_schedule_change),
 };
 HARNESS_MAIN(cases)
