@@ -379,7 +379,8 @@ export async function pageRestore(ctx) {
     };
     put(body, h('div', { class: 'radio-list', role: 'radiogroup', 'aria-label': 'Restore target' },
       mk('new', 'A new directory (safe)', 'Files land in a fresh directory under the agent’s restore root, or in the directory you name.'),
-      mk('inplace', 'In place (overwrites files)', 'Restores over the original paths on this host. You must type the host name to confirm.'),
+      // restic 0.14 cannot map Windows snapshot paths (/C/...) back to drive letters; the server refuses it.
+      host.os === 'windows' ? null : mk('inplace', 'In place (overwrites files)', 'Restores over the original paths on this host. You must type the host name to confirm.'),
       mk('other', 'Another host', 'Restore onto a different host that uses the same repository.')));
     if (st.mode === 'new') {
       const t = h('input', { value: st.target, placeholder: 'empty = automatic', spellcheck: 'false' });
