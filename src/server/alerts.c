@@ -36,6 +36,7 @@ const char *const alerts_kinds[] = {"backup_failed",  "maintenance_failed", "age
 static struct event *alerts_timer;
 static int64_t alerts_cursor;
 static int64_t alerts_clock_offset; /* RM_TEST_ALERTS_CLOCK_OFFSET: tests only */
+static int64_t alerts_last_purge;   /* resolved alerts past their keep time: hourly */
 static struct tz_zone *alerts_utc;
 
 bool alerts_kind_is_known(const char *kind)
@@ -243,12 +244,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		overdue_host(srv, &hs[i], now);
 	/* alerts of deleted hosts (a few open rows to look at) */
 	store_alert_resolve_deleted(srv->store, util_now());
-	if (n < ALERTS_BATCH) {
-		/* a full round: start over, and tidy up once per round */
-		alerts_cursor = 0;
-		store_alert_purge(srv->store, util_now() - ALERTS_KEEP_RESOLVED_S);
-	} else {
-		alerts_cursor = hs[n - 1].id;
+	alerts_cursor = n < ALERTS_BATCH ? 0 : hs[n - 1].id; /* a full round: start over */
+	if (util_now() - alerts_last_purge >= 3600) {
+		alerts_last_purge = util_now();
+		store_alert_purge(srv->store, alerts_last_purge - ALERTS_KEEP_RESOLVED_S);
 	}
 	if (store_commit(srv->store) < 0)
 		log_warnx("cannot store the overdue alerts of this round");

@@ -245,6 +245,8 @@ const struct store_migration store_migrations[] = {
 	 "  http_status INTEGER,"
 	 "  error TEXT"
 	 ");"
-	 "CREATE INDEX deliveries_channel ON notification_deliveries(channel_id, id);"},
+	 "CREATE INDEX deliveries_channel ON notification_deliveries(channel_id, id);"
+	 /* ON DELETE SET NULL when old alerts are purged: without it, a scan per alert */
+	 "CREATE INDEX deliveries_alert ON notification_deliveries(alert_id) WHERE alert_id IS NOT NULL;"},
 	{0, NULL, NULL},
 };
