@@ -127,7 +127,11 @@ void alerts_job_changed(struct server *srv, const struct store_job *j)
 
 	if ((!failed && !good) || (!backup && !maint))
 		return;
-	util_strlcpy(subject, backup ? j->group : j->kind, sizeof(subject));
+	/* backups by group; maintenance by kind, forget also by group (one per group) */
+	if (backup)
+		util_strlcpy(subject, j->group, sizeof(subject));
+	else
+		snprintf(subject, sizeof(subject), "%s%s%s", j->kind, j->group[0] ? ":" : "", j->group);
 	if (good) {
 		clear_alert(srv, j->host_id, backup ? "backup_failed" : "maintenance_failed", subject);
 		if (backup)

@@ -7,7 +7,7 @@
  *
  *   kind                subject       opens when                      resolves when
  *   backup_failed       group ("")    a backup job fails              a backup of that group succeeds (or warns)
- *   maintenance_failed  forget|prune|check  such a job fails          the same kind succeeds
+ *   maintenance_failed  prune|check|forget:GROUP  such a job fails    the same kind (and group) succeeds
  *   agent_offline       ""            the host turns offline          the host is back online
  *   backup_overdue      ""            no success within 1.5x the      a backup succeeds, or the schedules
  *                                     schedule interval (timer)       change so it is no longer overdue

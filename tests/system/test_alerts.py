@@ -506,8 +506,8 @@ def test_maintenance_stale_lock_and_overdue_rules(tmp_path, peers):
         # a display name beyond ASCII reaches headers RFC 2047-encoded (ntfy Title, mail Subject)
         assert adm.patch(f"/api/v1/hosts/{hid}", json={"name": "Büro ☃"}).status_code == 200
 
-        def finish(kind, status):
-            r = adm.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": kind})
+        def finish(kind, status, **args):
+            r = adm.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": kind, **args})
             assert r.status_code == 201, r.text
             jid = r.json()["id"]
             r = a.send([{"type": "job.started", "job_id": jid, "kind": kind, "actor": "user"},
@@ -529,6 +529,13 @@ def test_maintenance_stale_lock_and_overdue_rules(tmp_path, peers):
         assert "maintenance_failed" in open_kinds()
         finish("check", "succeeded")
         wait_for(lambda: "maintenance_failed" not in open_kinds(), timeout=10, what="maintenance resolved")
+        # forget: one alert per group
+        finish("forget", "failed", group="default", keep_last=3)
+        f = wait_for(lambda: [x for x in alerts(adm, status="open") if x["kind"] == "maintenance_failed"],
+                     timeout=10, what="forget alert")[0]
+        assert f["subject"] == "forget:default", f
+        finish("forget", "succeeded", group="default", keep_last=3)
+        wait_for(lambda: "maintenance_failed" not in open_kinds(), timeout=10, what="forget resolved")
         assert not [x for x in webhook_events(receiver) if x["alert"] and x["alert"]["kind"] == "maintenance_failed"], \
             "the channel's filter lets maintenance alerts through"
 
@@ -581,7 +588,10 @@ def test_maintenance_stale_lock_and_overdue_rules(tmp_path, peers):
         assert len(page1["items"]) == 2 and page1["next"]
         page2 = adm.get("/api/v1/alerts", params={"host": hid, "limit": 2, "cursor": page1["next"]}).json()
         ids = [x["id"] for x in page1["items"] + page2["items"]]
-        assert ids == sorted(ids, reverse=True) and len(ids) == 3
+        while page2["next"]:
+            page2 = adm.get("/api/v1/alerts", params={"host": hid, "limit": 2, "cursor": page2["next"]}).json()
+            ids += [x["id"] for x in page2["items"]]
+        assert ids == sorted(ids, reverse=True) and len(ids) == 4
         assert adm.get("/api/v1/alerts", params={"status": "nope"}).status_code == 400
     finally:
         rc = srv.stop()
