@@ -491,7 +491,13 @@ void api_channels_update(struct http_ctx *c)
 	int r;
 
 	memset(&ch, 0, sizeof(ch));
-	if (!body || !changed || channel_load(c, &ch) < 0)
+	if (!body || !changed)
+		goto out;
+	if (json_object_size(body) == 0) {
+		http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD, "nothing to change: give at least one field");
+		goto out;
+	}
+	if (channel_load(c, &ch) < 0)
 		goto out;
 	cfg = json_loads(ch.config, 0, NULL);
 	if (!json_is_object(cfg)) {

@@ -255,6 +255,11 @@ def test_channel_api_secrets_roles_and_validation(asrv, adm, peers):
     assert r.json()["alert_kinds"] == ["backup_failed"] and r.json()["on_resolve"] is False
     r = adm.patch(f"/api/v1/notification-channels/{wh['id']}", json={"kind": "ntfy"})
     assert r.status_code == 400 and "kind" in r.json()["error"]["message"]
+    r = adm.patch(f"/api/v1/notification-channels/{wh['id']}", json={})
+    assert r.status_code == 400 and error_code(r) == "invalid_field"
+    r = adm.patch(f"/api/v1/notification-channels/{wh['id']}", json={"url": None})
+    assert r.status_code == 400 and "'url'" in r.json()["error"]["message"]
+    assert adm.patch("/api/v1/notification-channels/9999", json={"name": "x"}).status_code == 404
 
     bad = [
         ({"name": "x", "kind": "sms", "url": "http://a"}, "kind"),
