@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { Server, Client, ADMIN, launchBrowser, newPage, done, shot, uiLogin, bootstrapAdmin, unlabelledControls, waitFor } from './harness.js';
+import { Server, Client, ADMIN, launchBrowser, newPage, done, shot, uiLogin, bootstrapAdmin, unlabelledControls, clippedControls, waitFor } from './harness.js';
 
 let server, browser, admin, receiver, host;
 const received = [];
@@ -155,6 +155,27 @@ test('an admin adds a webhook channel, sends a test, reads the log, edits and de
   await page.getByText('No channels yet').waitFor();
   assert.equal((await admin.get('/api/v1/notification-channels')).json.items.length, 0);
   await done(page);
+});
+
+test('at 360 px nothing on the alerts and channels pages is cut off', async () => {
+  await host.backup('failed');
+  const r = await admin.post('/api/v1/notification-channels', { name: 'a rather long channel name for phones', kind: 'smtp', host: 'smtp.example.org', port: 587, security: 'starttls', from: 'restic-manager@example.org', to: ['operations-team@example.org', 'oncall@example.org'] });
+  assert.equal(r.status, 201, r.text);
+  const page = await newPage(browser, server, { width: 360, height: 740 });
+  await uiLogin(page, ADMIN.username, ADMIN.password);
+  await page.goto('/#/alerts');
+  await page.locator('table.alerts tbody tr').first().waitFor();
+  assert.deepEqual(await clippedControls(page), [], 'alerts page');
+  await shot(page, 'alerts-360');
+  await page.goto('/#/notifications');
+  const card = page.locator('article.channel', { hasText: 'a rather long channel name' });
+  await card.waitFor();
+  await card.getByRole('button', { name: 'Edit a rather long channel name for phones' }).click();
+  await page.getByRole('form', { name: 'Edit channel a rather long channel name for phones' }).waitFor();
+  assert.deepEqual(await clippedControls(page), [], 'channels page with the form open');
+  await shot(page, 'channels-360');
+  await done(page);
+  await host.backup('succeeded');
 });
 
 test('a viewer sees alerts but not the channels page', async () => {
