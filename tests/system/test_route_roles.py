@@ -77,6 +77,8 @@ def test_table_follows_the_role_policy():
             assert a == "ACCESS_ADMIN", f"{m} {p} must be admin-only"
         if p.startswith(("/api/v1/notifications", "/api/v1/channels")) and m != "GET":
             assert a == "ACCESS_ADMIN", f"{m} {p}: notification channels are admin-only"
+        if p.startswith("/api/v1/notification-channels"):  # reads too: targets and delivery log
+            assert a == "ACCESS_ADMIN", f"{m} {p}: notification channels are admin-only"
     for m, p, a, fn in ROWS:
         if p.startswith("/api/agent/v1/") and p != "/api/agent/v1/enroll":
             assert a == "ACCESS_AGENT", f"{m} {p} must take the agent token"
