@@ -30,7 +30,7 @@
 #include "server/workers.h"
 
 #define NOTIFY_CONNECT_TIMEOUT 5L
-#define NOTIFY_TOTAL_TIMEOUT   15L
+#define NOTIFY_TOTAL_TIMEOUT   10L /* also bounds shutdown: workers_free waits for it */
 #define NOTIFY_RESPONSE_MAX    (64 * 1024)
 #define NOTIFY_BACKOFF_MS      5000 /* first retry; the second waits 6x as long */
 

@@ -4,7 +4,7 @@
  *
  * Threads: everything declared here is called on the loop thread.  A message
  * is built on the loop (channel row, unsealed secrets, alert text), sent by
- * one blocking libcurl transfer on a worker (bounded: 5 s connect, 15 s
+ * one blocking libcurl transfer on a worker (bounded: 5 s connect, 10 s
  * total, responses capped at 64 KiB, only the channel's protocols allowed,
  * no redirects), and its outcome is recorded on the loop as a delivery row.
  *
