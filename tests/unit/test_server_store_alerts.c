@@ -11,34 +11,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 #include "server/store.h"
 #include "server/store_alerts.h"
 #include "server/store_hosts.h"
 #include "server/store_sources.h"
-
-static struct store *db_open(char *path, size_t cap)
-{
-	struct store *st = NULL;
-	char err[256];
-	snprintf(path, cap, "/tmp/rm-unit-store-alerts-%d.db", (int)getpid());
-	unlink(path);
-	if (store_open(path, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return NULL;
-	}
-	return st;
-}
-
-static void db_close(struct store *st, const char *path)
-{
-	char p[300];
-	store_close(st);
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
 
 static int64_t host(struct store *st, const char *name)
 {
@@ -50,7 +27,7 @@ static int64_t host(struct store *st, const char *name)
 TEST(test_open_touch_resolve_count)
 {
 	char path[256];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("alerts", path, sizeof(path));
 	int64_t h1, h2, h3, id, id2, total = -1, *ids = NULL, counts[3], hosts[3];
 	struct store_alert a;
 	bool opened;
@@ -116,13 +93,13 @@ TEST(test_open_touch_resolve_count)
 	CHECK_EQ_INT(store_alert_is_open(st, h2, "agent_offline"), 0);
 	/* purge keeps what was resolved recently */
 	CHECK_EQ_INT(store_alert_purge(st, 3250), 1);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 TEST(test_list_filters_and_paging)
 {
 	char path[256];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("alerts", path, sizeof(path));
 	struct store_alert *as = NULL;
 	int64_t h1, h2, id, *ids = NULL;
 	size_t n = 0;
@@ -161,13 +138,13 @@ TEST(test_list_filters_and_paging)
 	CHECK_EQ_INT(n, 3);
 	CHECK(n == 3 && as[0].id < id);
 	free(as);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 TEST(test_overdue_batch)
 {
 	char path[256];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("alerts", path, sizeof(path));
 	struct store_overdue_host *hs = NULL;
 	struct store_schedule s;
 	int64_t h1, h2, id;
@@ -206,13 +183,13 @@ TEST(test_overdue_batch)
 	CHECK_EQ_INT(store_alert_overdue_batch(st, h1, 10, &hs, &n), 0);
 	CHECK(n == 1 && hs[0].id == h2);
 	store_overdue_hosts_free(hs, n);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 TEST(test_channels_and_delivery_log)
 {
 	char path[256];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("alerts", path, sizeof(path));
 	struct store_channel c, got, dup;
 	struct store_delivery d, *ds = NULL;
 	unsigned char blob[4] = {1, 2, 3, 4};
@@ -259,7 +236,7 @@ TEST(test_channels_and_delivery_log)
 	CHECK_EQ_INT(store_delivery_list(st, c.id, 0, 10, &ds, &n), 0);
 	CHECK_EQ_INT(n, 0);
 	free(ds);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 static const struct harness_case cases[] = {

@@ -13,33 +13,10 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 #include "server/store.h"
 #include "server/store_hosts.h"
 #include "server/store_jobs.h"
-
-static struct store *db_open(char *path, size_t cap)
-{
-	struct store *st = NULL;
-	char err[256];
-	snprintf(path, cap, "/tmp/rm-unit-store-hosts-%d.db", (int)getpid());
-	unlink(path);
-	if (store_open(path, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return NULL;
-	}
-	return st;
-}
-
-static void db_close(struct store *st, const char *path)
-{
-	char p[300];
-	store_close(st);
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
 
 static void merge(struct store *st, int64_t host, const char *json)
 {
@@ -70,7 +47,7 @@ static void job(struct store *st, int64_t host, int i, const char *status, int64
 TEST(test_settings_update)
 {
 	char path[128];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("hosts", path, sizeof(path));
 	struct store_host h;
 	int64_t id = 0;
 
@@ -101,13 +78,13 @@ TEST(test_settings_update)
 	CHECK_EQ_INT(store_host_update_settings(st, id + 1, "x", NULL, -1, -1), -ENOENT);
 	CHECK_EQ_INT(store_host_delete(st, id, 5), 0);
 	CHECK_EQ_INT(store_host_update_settings(st, id, "x", NULL, -1, -1), -ENOENT);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 TEST(test_fleet_figures)
 {
 	char path[128];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("hosts", path, sizeof(path));
 	struct store_fleet f;
 	struct store_host h;
 	int64_t a = 0, b = 0, c = 0;
@@ -164,7 +141,7 @@ TEST(test_fleet_figures)
 	CHECK_EQ_INT(f.hosts, 2);
 	CHECK_EQ_INT(f.repo_size, 24);
 	CHECK_EQ_INT(f.problems, 0);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 static const struct harness_case cases[] = {

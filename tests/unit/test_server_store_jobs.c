@@ -9,33 +9,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 #include "server/store.h"
 #include "server/store_hosts.h"
 #include "server/store_jobs.h"
-
-static struct store *db_open(char *path, size_t cap)
-{
-	struct store *st = NULL;
-	char err[256];
-	snprintf(path, cap, "/tmp/rm-unit-store-jobs-%d.db", (int)getpid());
-	unlink(path);
-	if (store_open(path, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return NULL;
-	}
-	return st;
-}
-
-static void db_close(struct store *st, const char *path)
-{
-	char p[300];
-	store_close(st);
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
 
 static int64_t add_host(struct store *st, const char *name, const char *token_hash)
 {
@@ -47,7 +24,7 @@ static int64_t add_host(struct store *st, const char *name, const char *token_ha
 TEST(test_enrollment_tokens)
 {
 	char path[128];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("jobs", path, sizeof(path));
 	struct store_enrollment e;
 	int64_t id = 0;
 	if (!st)
@@ -64,13 +41,13 @@ TEST(test_enrollment_tokens)
 	CHECK_EQ_INT(store_enroll_mark_used(st, id, host, 2000), 0);
 	CHECK_EQ_INT(store_enroll_mark_used(st, id, host, 2001), -ENOENT); /* once */
 	CHECK_EQ_INT(store_enroll_find(st, "h1", 2000, &e), -ENOENT);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 TEST(test_command_queue)
 {
 	char path[128];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("jobs", path, sizeof(path));
 	json_t *cmds = NULL, *c1 = json_pack("{s:s,s:s}", "type", "run", "job_id", "a");
 	int64_t h, seq = 0, found = 0;
 	if (!st)
@@ -111,7 +88,7 @@ TEST(test_command_queue)
 	CHECK_EQ_INT(store_host_by_token(st, "t1", &found), -ENOENT);
 	CHECK_EQ_INT(store_host_delete(st, h, 10), -ENOENT);
 	json_decref(c1);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 static void add_job(struct store *st, const char *id, int64_t host, const char *kind, const char *status)
@@ -139,7 +116,7 @@ static size_t list_n(struct store *st, int64_t host, const char *status, const c
 TEST(test_jobs)
 {
 	char path[128], id[40];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("jobs", path, sizeof(path));
 	struct store_job *js = NULL, j;
 	size_t n = 0;
 	int64_t h1, h2, count = 0;
@@ -191,7 +168,7 @@ TEST(test_jobs)
 	CHECK_EQ_INT(store_job_cancel_host(st, h2, "host deleted", 400), 2);
 	CHECK_EQ_INT(list_n(st, h2, "cancelled", NULL, 0), 2);
 	(void)count;
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 /* Queued jobs whose run command was acknowledged (gone from the queue) are
@@ -200,7 +177,7 @@ TEST(test_jobs)
 TEST(test_delivered_queued_jobs)
 {
 	char path[128], a[33], b[33], c[33];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("jobs", path, sizeof(path));
 	char(*ids)[STORE_JOB_ID_LEN + 1] = NULL;
 	size_t n = 9;
 	int64_t h, h2, seq = 0;
@@ -245,7 +222,7 @@ TEST(test_delivered_queued_jobs)
 	CHECK_EQ_STR(j.status, "succeeded");
 	store_job_release(&j);
 	json_decref(cmd);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 static int count_lines(void *arg, int64_t line, const char *t, const char *stream, const char *text)
@@ -261,7 +238,7 @@ static int count_lines(void *arg, int64_t line, const char *t, const char *strea
 TEST(test_logs_and_snapshots)
 {
 	char path[128];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("jobs", path, sizeof(path));
 	struct store_job j;
 	struct store_host hh;
 	json_t *snaps, *out = NULL;
@@ -287,7 +264,7 @@ TEST(test_logs_and_snapshots)
 	CHECK_EQ_INT(hh.snapshot_count, 2);
 	store_host_release(&hh);
 	json_decref(snaps);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 static const struct harness_case cases[] = {

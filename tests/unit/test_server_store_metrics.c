@@ -15,35 +15,12 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 #include "server/plat_proc.h"
 #include "server/store.h"
 #include "server/store_hosts.h"
 #include "server/store_jobs.h"
 #include "server/store_metrics.h"
-
-static struct store *db_open(char *path, size_t cap)
-{
-	struct store *st = NULL;
-	char err[256];
-	snprintf(path, cap, "/tmp/rm-unit-store-metrics-%d.db", (int)getpid());
-	unlink(path);
-	if (store_open(path, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return NULL;
-	}
-	return st;
-}
-
-static void db_close(struct store *st, const char *path)
-{
-	char p[300];
-	store_close(st);
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
 
 /* A backup job of host: queued, started at t-d, finished at t with summary. */
 static void backup(struct store *st, int64_t host, int i, const char *status, int64_t t, int64_t d, const char *summary)
@@ -95,7 +72,7 @@ static int collect(void *arg, const struct store_metrics_host *h)
 TEST(test_hosts_and_jobs)
 {
 	char path[128];
-	struct store *st = db_open(path, sizeof(path)), *rd = NULL;
+	struct store *st = fixture_store_open("metrics", path, sizeof(path)), *rd = NULL;
 	struct seen s;
 	int64_t a = 0, b = 0, c = 0, queued = -1, running = -1;
 
@@ -132,7 +109,7 @@ TEST(test_hosts_and_jobs)
 
 	CHECK_EQ_INT(store_metrics_open(path, &rd), 0);
 	if (!rd) {
-		db_close(st, path);
+		fixture_store_close(st, path);
 		return;
 	}
 	memset(&s, 0, sizeof(s));
@@ -176,13 +153,13 @@ TEST(test_hosts_and_jobs)
 	CHECK_EQ_INT(store_metrics_read(rd, collect, &s, &queued, &running), 0);
 	CHECK(s.n == 2 && s.h[1].snapshot_count == 2);
 	store_metrics_close(rd);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 TEST(test_reader_is_read_only)
 {
 	char path[128];
-	struct store *st = db_open(path, sizeof(path)), *rd = NULL;
+	struct store *st = fixture_store_open("metrics", path, sizeof(path)), *rd = NULL;
 	int64_t a = 0;
 
 	CHECK(st != NULL);
@@ -196,7 +173,7 @@ TEST(test_reader_is_read_only)
 	CHECK_EQ_INT(store_metrics_open("/nonexistent-dir/x.db", &rd), -EIO);
 	CHECK(rd == NULL);
 	store_metrics_close(NULL);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 TEST(test_proc_figures)

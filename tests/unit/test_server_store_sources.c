@@ -10,33 +10,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 #include "server/store.h"
 #include "server/store_hosts.h"
 #include "server/store_sources.h"
-
-static struct store *db_open(char *path, size_t cap)
-{
-	struct store *st = NULL;
-	char err[256];
-	snprintf(path, cap, "/tmp/rm-unit-store-sources-%d.db", (int)getpid());
-	unlink(path);
-	if (store_open(path, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		return NULL;
-	}
-	return st;
-}
-
-static void db_close(struct store *st, const char *path)
-{
-	char p[300];
-	store_close(st);
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
 
 static int64_t add_group(struct store *st, int64_t host, const char *name)
 {
@@ -69,7 +46,7 @@ static int64_t add_schedule(struct store *st, int64_t host, const char *cron, co
 TEST(test_groups_and_schedules)
 {
 	char path[128];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("sources", path, sizeof(path));
 	struct store_source g, *gs = NULL;
 	struct store_schedule sc, *ss = NULL;
 	size_t n = 0;
@@ -120,13 +97,13 @@ TEST(test_groups_and_schedules)
 	CHECK_EQ_INT(store_schedule_delete(st, h1, s2), -ENOENT);
 	CHECK_EQ_INT(store_source_delete(st, h1, db), 0);
 	CHECK_EQ_INT(store_source_delete(st, h1, db), -ENOENT);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 TEST(test_state_versions_and_maintenance)
 {
 	char path[128];
-	struct store *st = db_open(path, sizeof(path));
+	struct store *st = fixture_store_open("sources", path, sizeof(path));
 	struct store_sched_state s;
 	unsigned char *blob = NULL;
 	size_t len = 0;
@@ -173,7 +150,7 @@ TEST(test_state_versions_and_maintenance)
 	CHECK_EQ_INT(store_sched_state_set_secret(st, h, NULL, 0), 0);
 	CHECK_EQ_INT(store_sched_state_get_secret(st, h, &blob, &len), 0);
 	CHECK(blob == NULL);
-	db_close(st, path);
+	fixture_store_close(st, path);
 }
 
 static const struct harness_case cases[] = {CASE(test_groups_and_schedules), CASE(test_state_versions_and_maintenance)};
