@@ -34,6 +34,35 @@ def wait_for(pred, timeout=20.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+JOB_FINAL = ("succeeded", "warning", "failed", "cancelled")
+JOB_TIMEOUT = 240 if SANITIZED else 120
+
+
+def enrol_agent(admin, make_agent, name, repo, password, paths=(), restic=None, env=None, run=True):
+    """A real agent (make_agent) enrolled as the new host `name` with repository
+    `repo`; its service loop started unless run=False."""
+    r = admin.post("/api/v1/enrollment-tokens",
+                   json={"hostname": name, "repository": {"url": repo, "password": password}, "paths": list(paths)})
+    assert r.status_code == 201, r.text
+    agent = make_agent(name, restic=restic, env=env)
+    agent.enroll(r.json()["token"])
+    if run:
+        agent.run()
+    return agent
+
+
+def run_job(admin, hid, body, expect="succeeded", timeout=JOB_TIMEOUT):
+    """Creates the job `body` on host hid, waits until it ends and checks that
+    it ended `expect` (the job log in the failure)."""
+    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json=body)
+    assert r.status_code == 201, r.text
+    jid = r.json()["id"]
+    j = wait_for(lambda: (lambda j: j if j["status"] in JOB_FINAL else None)(admin.get(f"/api/v1/jobs/{jid}").json()),
+                 timeout=timeout, interval=0.1, what=f"job {body['kind']}")
+    assert j["status"] == expect, (j, admin.get(f"/api/v1/jobs/{jid}/log").text)
+    return j
+
+
 class Server:
     """One real server process.  start()/stop()/kill9()/restart() keep the data dir."""
 

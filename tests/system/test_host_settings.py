@@ -15,11 +15,10 @@ import threading
 
 import pytest
 
-from conftest import Client, wait_for, error_code, SANITIZED
+from conftest import Client, wait_for, error_code, enrol_agent, run_job, SANITIZED
 from test_agent_protocol import new_agent, read_sse, REPO_PASSWORD
 
 RESTIC = shutil.which("restic")
-FINAL = ("succeeded", "warning", "failed", "cancelled")
 TIMEOUT = 240 if SANITIZED else 120
 PW = "a long enough password 1"
 
@@ -287,20 +286,6 @@ def limit_of(argv, flag):
     return argv[argv.index(flag) + 1] if flag in argv else None
 
 
-def get_job(admin, jid):
-    return admin.get(f"/api/v1/jobs/{jid}").json()
-
-
-def run_job(admin, hid, body, expect="succeeded"):
-    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json=body)
-    assert r.status_code == 201, r.text
-    jid = r.json()["id"]
-    j = wait_for(lambda: (lambda j: j if j["status"] in FINAL else None)(get_job(admin, jid)), timeout=TIMEOUT,
-                 interval=0.1, what=f"{body['kind']} job")
-    assert j["status"] == expect, (j, admin.get(f"/api/v1/jobs/{jid}/log").text)
-    return j
-
-
 def wait_applied(admin, hid):
     wait_for(lambda: not admin.get(f"/api/v1/hosts/{hid}/schedules").json()["drift"], timeout=TIMEOUT,
              what="schedule acknowledged by the agent")
@@ -313,12 +298,8 @@ def test_real_agent_passes_limits_to_restic_and_fleet_figures(server, admin, mak
     for i in range(20):
         (src / f"f{i}.txt").write_text(f"file {i}\n" * (50 * (i + 1)))
     prog, log = recording_restic(tmp_path)
-    r = admin.post("/api/v1/enrollment-tokens", json={"hostname": "lim-1", "repository": {
-        "url": str(tmp_path / "repo"), "password": REPO_PASSWORD}, "paths": [str(src)]})
-    assert r.status_code == 201, r.text
-    agent = make_agent("lim-1", restic=prog, env={"RM_TEST_SCHEDULE_MINUTE_SECONDS": "4"})
-    agent.enroll(r.json()["token"])
-    agent.run()
+    agent = enrol_agent(admin, make_agent, "lim-1", str(tmp_path / "repo"), REPO_PASSWORD, [str(src)], restic=prog,
+                        env={"RM_TEST_SCHEDULE_MINUTE_SECONDS": "4"})
     hid = agent.host_id
 
     # No limits yet: restic gets no limit flags.

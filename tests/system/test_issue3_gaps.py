@@ -18,7 +18,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import wait_for, error_code, SANITIZED
+from conftest import wait_for, error_code, enrol_agent, run_job, SANITIZED
 
 RESTIC = shutil.which("restic")
 PASSWORD = "repo-pass-Gaps3-Xy7Q"
@@ -36,24 +36,7 @@ def wrapper(tmp_path, name, before):
 
 
 def enrol(admin, make_agent, name, repo, paths=(), restic=None, env=None, run=True):
-    r = admin.post("/api/v1/enrollment-tokens",
-                   json={"hostname": name, "repository": {"url": repo, "password": PASSWORD}, "paths": list(paths)})
-    assert r.status_code == 201, r.text
-    agent = make_agent(name, restic=restic, env=env)
-    agent.enroll(r.json()["token"])
-    if run:
-        agent.run()
-    return agent
-
-
-def run_job(admin, hid, body, expect="succeeded"):
-    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json=body)
-    assert r.status_code == 201, r.text
-    jid = r.json()["id"]
-    j = wait_for(lambda: (lambda j: j if j["status"] in FINAL else None)(admin.get(f"/api/v1/jobs/{jid}").json()),
-                 timeout=TIMEOUT, interval=0.1, what=f"job {body['kind']}")
-    assert j["status"] == expect, (j, admin.get(f"/api/v1/jobs/{jid}/log").text)
-    return j
+    return enrol_agent(admin, make_agent, name, repo, PASSWORD, paths, restic=restic, env=env, run=run)
 
 
 def status_fields(agent):

@@ -24,7 +24,7 @@ import time
 import pytest
 import requests
 
-from conftest import wait_for, error_code, SANITIZED
+from conftest import wait_for, error_code, enrol_agent, run_job, SANITIZED
 
 RESTIC = shutil.which("restic")
 PASSWORD = "repo-pass-Gaps5-Lk3m"
@@ -34,23 +34,7 @@ needs_restic = pytest.mark.skipif(RESTIC is None, reason="restic is not installe
 
 
 def enrol(admin, make_agent, name, repo, paths, env=None):
-    r = admin.post("/api/v1/enrollment-tokens",
-                   json={"hostname": name, "repository": {"url": repo, "password": PASSWORD}, "paths": paths})
-    assert r.status_code == 201, r.text
-    agent = make_agent(name, env=env)
-    agent.enroll(r.json()["token"])
-    agent.run()
-    return agent
-
-
-def run_job(admin, hid, body, expect="succeeded"):
-    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json=body)
-    assert r.status_code == 201, r.text
-    jid = r.json()["id"]
-    j = wait_for(lambda: (lambda j: j if j["status"] in FINAL else None)(admin.get(f"/api/v1/jobs/{jid}").json()),
-                 timeout=TIMEOUT, interval=0.1, what=f"job {body['kind']}")
-    assert j["status"] == expect, (j, admin.get(f"/api/v1/jobs/{jid}/log").text)
-    return j
+    return enrol_agent(admin, make_agent, name, repo, PASSWORD, paths, env=env)
 
 
 class Fake:

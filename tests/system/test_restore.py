@@ -11,14 +11,12 @@ import time
 
 import pytest
 
-from conftest import wait_for, error_code, SANITIZED
+from conftest import wait_for, error_code, enrol_agent, run_job
 
 RESTIC = shutil.which("restic")
 pytestmark = pytest.mark.skipif(RESTIC is None, reason="restic is not installed")
 
 PASSWORD = "repo-pass-Restore-7Hq2"
-FINAL = ("succeeded", "warning", "failed", "cancelled")
-TIMEOUT = 240 if SANITIZED else 120
 
 
 def write(p, data):
@@ -32,26 +30,6 @@ def sha(p):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def enrol(admin, make_agent, repo, name, paths):
-    r = admin.post("/api/v1/enrollment-tokens",
-                   json={"hostname": name, "repository": {"url": repo, "password": PASSWORD}, "paths": paths})
-    assert r.status_code == 201, r.text
-    agent = make_agent(name)
-    agent.enroll(r.json()["token"])
-    agent.run()
-    return agent
-
-
-def run_job(admin, hid, body, expect="succeeded"):
-    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json=body)
-    assert r.status_code == 201, r.text
-    jid = r.json()["id"]
-    j = wait_for(lambda: (lambda j: j if j["status"] in FINAL else None)(admin.get(f"/api/v1/jobs/{jid}").json()),
-                 timeout=TIMEOUT, interval=0.1, what=f"job {body['kind']}")
-    assert j["status"] == expect, (j, admin.get(f"/api/v1/jobs/{jid}/log").text)
-    return j
-
-
 @pytest.fixture
 def two_hosts(admin, make_agent, tmp_path):
     src = str(tmp_path / "src")
@@ -61,8 +39,8 @@ def two_hosts(admin, make_agent, tmp_path):
     write(f"{src}/data/other.bin", os.urandom(5000))
     write(f"{src}/top.txt", b"top level\n")
     repo = str(tmp_path / "repo")
-    a = enrol(admin, make_agent, repo, "alpha", [src])
-    b = enrol(admin, make_agent, repo, "beta", [str(tmp_path / "beta-src")])
+    a = enrol_agent(admin, make_agent, "alpha", repo, PASSWORD, [src])
+    b = enrol_agent(admin, make_agent, "beta", repo, PASSWORD, [str(tmp_path / "beta-src")])
     run_job(admin, a.host_id, {"kind": "init"})
     bk = run_job(admin, a.host_id, {"kind": "backup", "group": "default"})
     snaps = wait_for(lambda: admin.get(f"/api/v1/hosts/{a.host_id}/snapshots").json()["items"],

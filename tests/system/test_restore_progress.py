@@ -16,13 +16,12 @@ from datetime import datetime
 
 import pytest
 
-from conftest import wait_for, SANITIZED
+from conftest import wait_for, enrol_agent, run_job, SANITIZED
 
 RESTIC = shutil.which("restic")
 pytestmark = pytest.mark.skipif(RESTIC is None, reason="restic is not installed")
 
 PASSWORD = "repo-pass-Progress-4Jk9"
-FINAL = ("succeeded", "warning", "failed", "cancelled")
 TIMEOUT = 240 if SANITIZED else 120
 MB = 1024 * 1024
 LIMIT_KIB = 6 * 1024      # restore reads at most 6 MiB/s
@@ -42,16 +41,6 @@ def limited_restic(tmp_path):
     p.write_text(f'#!/bin/sh\nexec "{RESTIC}" --limit-download={LIMIT_KIB} "$@"\n')
     p.chmod(p.stat().st_mode | stat.S_IXUSR)
     return str(p)
-
-
-def run_job(admin, hid, body, expect="succeeded"):
-    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json=body)
-    assert r.status_code == 201, r.text
-    jid = r.json()["id"]
-    j = wait_for(lambda: (lambda j: j if j["status"] in FINAL else None)(admin.get(f"/api/v1/jobs/{jid}").json()),
-                 timeout=TIMEOUT, interval=0.1, what=f"job {body['kind']}")
-    assert j["status"] == expect, (j, admin.get(f"/api/v1/jobs/{jid}/log").text)
-    return j
 
 
 def stream_events(admin, jid):
@@ -88,13 +77,8 @@ def restored_host(admin, make_agent, tmp_path):
     os.makedirs(src / "other", exist_ok=True)
     (src / "other" / "not-selected.bin").write_bytes(os.urandom(3 * MB))
     (src / "small.txt").write_bytes(b"small\n")
-    r = admin.post("/api/v1/enrollment-tokens",
-                   json={"hostname": "prog", "repository": {"url": str(tmp_path / "repo"), "password": PASSWORD},
-                         "paths": [str(src)]})
-    assert r.status_code == 201, r.text
-    agent = make_agent("prog", restic=limited_restic(tmp_path))
-    agent.enroll(r.json()["token"])
-    agent.run()
+    agent = enrol_agent(admin, make_agent, "prog", str(tmp_path / "repo"), PASSWORD, [str(src)],
+                        restic=limited_restic(tmp_path))
     run_job(admin, agent.host_id, {"kind": "init"})
     run_job(admin, agent.host_id, {"kind": "backup", "group": "default"})
     snaps = wait_for(lambda: admin.get(f"/api/v1/hosts/{agent.host_id}/snapshots").json()["items"],
