@@ -7,32 +7,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { Server, Client, ADMIN, launchBrowser, newPage, done, shot, uiLogin, bootstrapAdmin, unlabelledControls, clippedControls, waitFor } from './harness.js';
+import { Server, Client, ADMIN, launchBrowser, newPage, done, shot, uiLogin, bootstrapAdmin, unlabelledControls, clippedControls, waitFor, FakeAgent, enrolFakeAgent } from './harness.js';
 
 let server, browser, admin, receiver, host;
 const received = [];
 const TOKEN = 'browser-webhook-token-Qz81';
 
-class FakeAgent {
-  constructor(srv) { this.server = srv; this.seq = 0; }
-  async call(method, p, body) {
-    const headers = { 'X-RM-Protocol': '1', 'Content-Type': 'application/json' };
-    if (this.token) headers.Authorization = 'Bearer ' + this.token;
-    const r = await fetch(this.server.url + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const json = await r.json().catch(() => null);
-    if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(json)}`);
-    return json;
-  }
-  async enroll(token, name) {
-    const r = await this.call('POST', '/api/agent/v1/enroll', { token, protocol_version: 1, hostname: name, os: 'linux', arch: 'amd64', agent_version: 'test', restic_version: '0.14.0' });
-    this.token = r.agent_token;
-    this.id = r.host_id;
-    await this.call('POST', '/api/agent/v1/hello', { protocol_version: 1, agent_version: 'test', os: 'linux', arch: 'amd64', hostname: name, restic_version: '0.14.0', schedule_version: 0, running_job_id: null, last_command_seq: 0 });
-  }
-  send(events) {
-    const t = new Date().toISOString();
-    return this.call('POST', '/api/agent/v1/events', { events: events.map((e) => ({ seq: ++this.seq, time: t, ...e })) });
-  }
+/** The fake agent, plus a backup job it runs to the given end. */
+class AlertsAgent extends FakeAgent {
   async backup(status) {
     const job = await admin.post(`/api/v1/hosts/${this.id}/jobs`, { kind: 'backup', paths: ['/etc'] });
     assert.equal(job.status, 201, job.text);
@@ -51,10 +33,7 @@ before(async () => {
   server = await new Server().start();
   admin = await bootstrapAdmin(server);
   browser = await launchBrowser();
-  const tok = await admin.post('/api/v1/enrollment-tokens', { hostname: 'mail-1', repository: { url: '/srv/restic/mail-1', password: 'repo password' }, paths: ['/etc'] });
-  assert.equal(tok.status, 201, tok.text);
-  host = new FakeAgent(server);
-  await host.enroll(tok.json.token, 'mail-1');
+  host = await enrolFakeAgent(admin, 'mail-1', new AlertsAgent(server));
 });
 
 after(async () => {

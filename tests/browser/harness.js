@@ -184,6 +184,39 @@ export async function fleetApiMissing(server) {
   return !!(body && body.error && /route/.test(body.error.message || ''));
 }
 
+/** A protocol-v1 agent without restic (fetch only): enrols, says hello and
+ *  sends events the way the real agent does. */
+export class FakeAgent {
+  constructor(srv) { this.server = srv; this.seq = 0; }
+  async call(method, p, body) {
+    const headers = { 'X-RM-Protocol': '1', 'Content-Type': 'application/json' };
+    if (this.token) headers.Authorization = 'Bearer ' + this.token;
+    const r = await fetch(this.server.url + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const json = await r.json().catch(() => null);
+    if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(json)}`);
+    return json;
+  }
+  async enroll(token, name) {
+    const r = await this.call('POST', '/api/agent/v1/enroll', { token, protocol_version: 1, hostname: name, os: 'linux', arch: 'amd64', agent_version: 'test', restic_version: '0.14.0' });
+    this.token = r.agent_token;
+    this.id = r.host_id;
+    await this.call('POST', '/api/agent/v1/hello', { protocol_version: 1, agent_version: 'test', os: 'linux', arch: 'amd64', hostname: name, restic_version: '0.14.0', schedule_version: 0, running_job_id: null, last_command_seq: 0 });
+  }
+  send(events) {
+    const t = new Date().toISOString();
+    return this.call('POST', '/api/agent/v1/events', { events: events.map((e) => ({ seq: ++this.seq, time: t, ...e })) });
+  }
+}
+
+/** Enrols `agent` (a FakeAgent of admin's server by default) as the new host
+ *  `name` (repository /srv/restic/<name>, paths /etc) and returns it. */
+export async function enrolFakeAgent(admin, name, agent = new FakeAgent(admin.server)) {
+  const tok = await admin.post('/api/v1/enrollment-tokens', { hostname: name, repository: { url: `/srv/restic/${name}`, password: 'repo password' }, paths: ['/etc'] });
+  if (tok.status !== 201) throw new Error(`enrollment token: ${tok.status} ${tok.text}`);
+  await agent.enroll(tok.json.token, name);
+  return agent;
+}
+
 export const AGENT_BIN = path.join(BIN_DIR, 'restic-manager-agent');
 export const RESTIC = process.env.RM_RESTIC || '/usr/bin/restic';
 

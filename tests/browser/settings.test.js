@@ -7,40 +7,10 @@
 // repository stats, snapshots and a failed job like the real agent does.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, Client, ADMIN, launchBrowser, newPage, done, shot, uiLogin, bootstrapAdmin, unlabelledControls } from './harness.js';
+import { Server, Client, ADMIN, launchBrowser, newPage, done, shot, uiLogin, bootstrapAdmin, unlabelledControls, enrolFakeAgent } from './harness.js';
 
 let server, browser, admin;
 const hosts = {};
-
-class FakeAgent {
-  constructor(srv) { this.server = srv; this.seq = 0; }
-  async call(method, p, body) {
-    const headers = { 'X-RM-Protocol': '1', 'Content-Type': 'application/json' };
-    if (this.token) headers.Authorization = 'Bearer ' + this.token;
-    const r = await fetch(this.server.url + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const json = await r.json().catch(() => null);
-    if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(json)}`);
-    return json;
-  }
-  async enroll(token, name) {
-    const r = await this.call('POST', '/api/agent/v1/enroll', { token, protocol_version: 1, hostname: name, os: 'linux', arch: 'amd64', agent_version: 'test', restic_version: '0.14.0' });
-    this.token = r.agent_token;
-    this.id = r.host_id;
-    await this.call('POST', '/api/agent/v1/hello', { protocol_version: 1, agent_version: 'test', os: 'linux', arch: 'amd64', hostname: name, restic_version: '0.14.0', schedule_version: 0, running_job_id: null, last_command_seq: 0 });
-  }
-  send(events) {
-    const t = new Date().toISOString();
-    return this.call('POST', '/api/agent/v1/events', { events: events.map((e) => ({ seq: ++this.seq, time: t, ...e })) });
-  }
-}
-
-async function enrolHost(name) {
-  const tok = await admin.post('/api/v1/enrollment-tokens', { hostname: name, repository: { url: `/srv/restic/${name}`, password: 'repo password' }, paths: ['/etc'] });
-  assert.equal(tok.status, 201, tok.text);
-  const a = new FakeAgent(server);
-  await a.enroll(tok.json.token, name);
-  return a;
-}
 
 async function userPage(username, role) {
   const r = await admin.post('/api/v1/users', { username, password: `${username} password 1`, role });
@@ -55,8 +25,8 @@ before(async () => {
   admin = await bootstrapAdmin(server);
   browser = await launchBrowser();
   // db-1: 3 GiB repository, 2 snapshots, one failed backup; web-1: 1 GiB, no snapshots.
-  hosts.db = await enrolHost('db-1');
-  hosts.web = await enrolHost('web-1');
+  hosts.db = await enrolFakeAgent(admin, 'db-1');
+  hosts.web = await enrolFakeAgent(admin, 'web-1');
   await hosts.db.send([{ type: 'repo.stats', raw_size: 3 * 1024 ** 3, total_size: 9 * 1024 ** 3 },
     { type: 'snapshots', snapshots: [
       { id: 'a'.repeat(64), short_id: 'aaaaaaaa', time: '2026-11-20T01:00:00Z', paths: ['/etc'], hostname: 'db-1' },
