@@ -113,6 +113,32 @@ def dist_server(tmp_path):
         pytest.fail(f"server exited with {rc}:\n{s.log_text()[-4000:]}")
 
 
+@pytest.fixture
+def native(tmp_path):
+    """The native server (make build) on a fresh data directory."""
+    s = AnyServer(tmp_path, need(NATIVE_SERVER, "make build"))
+    s.start()
+    yield s
+    rc = s.stop()
+    if rc not in (None, 0):
+        pytest.fail(f"server exited with {rc}:\n{s.log_text()[-4000:]}")
+
+
+def host_by_name(admin, name):
+    return next((h for h in admin.get("/api/v1/hosts").json()["items"] if h["name"] == name), None)
+
+
+def wait_job(admin, job_id, agent, timeout=120):
+    """The job once it left queued/running; on a timeout the agent's log tail is in the failure."""
+    def done():
+        j = admin.get(f"/api/v1/jobs/{job_id}").json()
+        return j if j["status"] not in ("queued", "running") else None
+    try:
+        return wait_for(done, timeout=timeout, interval=0.1, what=f"job {job_id}")
+    except AssertionError:
+        raise AssertionError(f"job {job_id} did not finish; agent log:\n{agent.log()[-3000:]}")
+
+
 def run(cmd, **kw):
     kw.setdefault("capture_output", True)
     kw.setdefault("text", True)

@@ -19,8 +19,8 @@ import subprocess
 
 import pytest
 
-from conftest import (AGENTS_DIR, DIST_TREE, NATIVE_SERVER, QEMU_ARM64, ROOT, STATIC_SERVER, AnyServer,
-                      bootstrap_admin, need, run, wait_for)
+from conftest import (AGENTS_DIR, DIST_TREE, QEMU_ARM64, ROOT, STATIC_SERVER, AnyServer, bootstrap_admin,
+                      host_by_name, need, run, wait_for, wait_job)
 
 RESTIC = shutil.which("restic")
 PASSWORD = "release-e2e-repo-password"
@@ -44,16 +44,6 @@ stats) echo '{"total_size":1071,"total_file_count":3,"snapshots_count":1,"total_
 *) echo "stand-in: unsupported command '$cmd'" >&2; exit 1 ;;
 esac
 """
-
-
-@pytest.fixture
-def native(tmp_path):
-    s = AnyServer(tmp_path, need(NATIVE_SERVER, "make build"))
-    s.start()
-    yield s
-    rc = s.stop()
-    if rc not in (None, 0):
-        pytest.fail(f"server exited with {rc}:\n{s.log_text()[-4000:]}")
 
 
 class Agent:
@@ -106,23 +96,6 @@ def enrolment_token(admin, hostname, repo, paths):
     body = r.json()
     assert "install.sh" in body["install"]["linux"]
     return body["token"]
-
-
-def host_by_name(admin, name):
-    for h in admin.get("/api/v1/hosts").json()["items"]:
-        if h["name"] == name:
-            return h
-    return None
-
-
-def wait_job(admin, job_id, agent, timeout=120):
-    def done():
-        j = admin.get(f"/api/v1/jobs/{job_id}").json()
-        return j if j["status"] not in ("queued", "running") else None
-    try:
-        return wait_for(done, timeout=timeout, interval=0.1, what=f"job {job_id}")
-    except AssertionError:
-        raise AssertionError(f"job {job_id} did not finish; agent log:\n{agent.log()[-3000:]}")
 
 
 def drive(admin, agent, hostname, data_dir):

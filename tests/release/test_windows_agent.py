@@ -30,7 +30,7 @@ import time
 
 import pytest
 
-from conftest import AGENTS_DIR, NATIVE_SERVER, ROOT, AnyServer, bootstrap_admin, need, run, wait_for
+from conftest import AGENTS_DIR, ROOT, bootstrap_admin, host_by_name, need, run, wait_for, wait_job
 
 WINE = shutil.which("wine64") or ("/usr/lib/wine/wine64" if os.path.exists("/usr/lib/wine/wine64") else None)
 WINESERVER = shutil.which("wineserver") or next(
@@ -90,16 +90,6 @@ def wine(tmp_path_factory):
     w.kill_server()
 
 
-@pytest.fixture
-def native(tmp_path):
-    s = AnyServer(tmp_path, need(NATIVE_SERVER, "make build"))
-    s.start()
-    yield s
-    rc = s.stop()
-    if rc not in (None, 0):
-        pytest.fail(f"server exited with {rc}:\n{s.log_text()[-4000:]}")
-
-
 class WinAgent:
     def __init__(self, wine, tmp_path):
         self.wine = wine
@@ -148,20 +138,6 @@ class WinAgent:
             return self.standin_log.read_text(encoding="utf-8", errors="replace").splitlines()
         except FileNotFoundError:
             return []
-
-
-def host_by_name(admin, name):
-    return next((h for h in admin.get("/api/v1/hosts").json()["items"] if h["name"] == name), None)
-
-
-def wait_job(admin, job_id, agent, timeout=120):
-    def done():
-        j = admin.get(f"/api/v1/jobs/{job_id}").json()
-        return j if j["status"] not in ("queued", "running") else None
-    try:
-        return wait_for(done, timeout=timeout, interval=0.1, what=f"job {job_id}")
-    except AssertionError:
-        raise AssertionError(f"job {job_id} did not finish; agent log:\n{agent.log()[-3000:]}")
 
 
 def enrol(admin, native, agent, hostname):
