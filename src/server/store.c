@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/util.h"
 
 int store_schema_version(void)
 {
@@ -75,6 +76,24 @@ char *store_col_strdup(sqlite3_stmt *s, int i)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
 	return t ? strdup((const char *)t) : NULL;
+}
+
+void store_col_copy(sqlite3_stmt *s, int i, char *dst, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	util_strlcpy(dst, t ? (const char *)t : "", cap);
+}
+
+int store_step_done(struct store *st, sqlite3_stmt *s)
+{
+	int rc;
+	if (!s)
+		return -EIO;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return store_err(st, rc);
+	return sqlite3_changes(st->db);
 }
 
 static int exec(struct store *st, const char *sql)

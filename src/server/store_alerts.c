@@ -8,26 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
 #include "server/store_internal.h"
-
-static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t cap)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	util_strlcpy(dst, t ? (const char *)t : "", cap);
-}
-
-static int step_done(struct store *st, sqlite3_stmt *s)
-{
-	int rc;
-	if (!s)
-		return -EIO;
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_err(st, rc);
-	return sqlite3_changes(st->db);
-}
 
 /* ---- alerts ---- */
 
@@ -60,7 +41,7 @@ int store_alert_open(struct store *st, int64_t host_id, const char *kind, const 
 		store_bind_text(s, 2, message);
 		store_bind_text(s, 3, job_id);
 		sqlite3_bind_int64(s, 4, *id);
-		rc = step_done(st, s);
+		rc = store_step_done(st, s);
 		return rc < 0 ? rc : 0;
 	}
 	s = store_stmt(st, "INSERT INTO alerts (host_id, kind, subject, message, job_id, opened_at, last_seen_at) "
@@ -74,7 +55,7 @@ int store_alert_open(struct store *st, int64_t host_id, const char *kind, const 
 	store_bind_text(s, 5, job_id);
 	sqlite3_bind_int64(s, 6, now);
 	sqlite3_bind_int64(s, 7, now);
-	rc = step_done(st, s);
+	rc = store_step_done(st, s);
 	if (rc < 0)
 		return rc;
 	*id = sqlite3_last_insert_rowid(st->db);
@@ -131,11 +112,11 @@ static void alert_from_row(sqlite3_stmt *s, struct store_alert *a)
 	memset(a, 0, sizeof(*a));
 	a->id = sqlite3_column_int64(s, 0);
 	a->host_id = sqlite3_column_int64(s, 1);
-	col_copy(s, 2, a->host_name, sizeof(a->host_name));
-	col_copy(s, 3, a->kind, sizeof(a->kind));
-	col_copy(s, 4, a->subject, sizeof(a->subject));
-	col_copy(s, 5, a->message, sizeof(a->message));
-	col_copy(s, 6, a->job_id, sizeof(a->job_id));
+	store_col_copy(s, 2, a->host_name, sizeof(a->host_name));
+	store_col_copy(s, 3, a->kind, sizeof(a->kind));
+	store_col_copy(s, 4, a->subject, sizeof(a->subject));
+	store_col_copy(s, 5, a->message, sizeof(a->message));
+	store_col_copy(s, 6, a->job_id, sizeof(a->job_id));
 	a->opened_at = sqlite3_column_int64(s, 7);
 	a->last_seen_at = sqlite3_column_int64(s, 8);
 	a->resolved_at = sqlite3_column_int64(s, 9);
@@ -328,7 +309,7 @@ int store_alert_purge(struct store *st, int64_t before)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, before);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 int store_alert_resolve_deleted(struct store *st, int64_t now)
@@ -338,7 +319,7 @@ int store_alert_resolve_deleted(struct store *st, int64_t now)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, now);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 /* ---- channels ---- */
@@ -369,8 +350,8 @@ static int channel_from_row(sqlite3_stmt *s, struct store_channel *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->id = sqlite3_column_int64(s, 0);
-	col_copy(s, 1, c->name, sizeof(c->name));
-	col_copy(s, 2, c->kind, sizeof(c->kind));
+	store_col_copy(s, 1, c->name, sizeof(c->name));
+	store_col_copy(s, 2, c->kind, sizeof(c->kind));
 	c->enabled = sqlite3_column_int(s, 3) != 0;
 	c->on_resolve = sqlite3_column_int(s, 4) != 0;
 	c->config = store_col_strdup(s, 5);
@@ -407,7 +388,7 @@ int store_channel_insert(struct store *st, struct store_channel *c)
 	store_bind_text(s, 6, c->alert_kinds);
 	sqlite3_bind_int64(s, 7, c->created_at);
 	sqlite3_bind_int64(s, 8, c->created_at);
-	rc = step_done(st, s);
+	rc = store_step_done(st, s);
 	if (rc < 0)
 		return rc;
 	c->id = sqlite3_last_insert_rowid(st->db);
@@ -428,7 +409,7 @@ int store_channel_update(struct store *st, const struct store_channel *c)
 	store_bind_text(s, 5, c->alert_kinds);
 	sqlite3_bind_int64(s, 6, c->updated_at);
 	sqlite3_bind_int64(s, 7, c->id);
-	rc = step_done(st, s);
+	rc = store_step_done(st, s);
 	if (rc < 0)
 		return rc;
 	return rc == 0 ? -ENOENT : 0;
@@ -445,7 +426,7 @@ int store_channel_set_secret(struct store *st, int64_t id, const unsigned char *
 	else
 		sqlite3_bind_null(s, 1);
 	sqlite3_bind_int64(s, 2, id);
-	rc = step_done(st, s);
+	rc = store_step_done(st, s);
 	return rc < 0 ? rc : 0;
 }
 
@@ -456,7 +437,7 @@ int store_channel_delete(struct store *st, int64_t id)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, id);
-	rc = step_done(st, s);
+	rc = store_step_done(st, s);
 	if (rc < 0)
 		return rc;
 	return rc == 0 ? -ENOENT : 0;
@@ -533,7 +514,7 @@ int store_delivery_insert(struct store *st, const struct store_delivery *d)
 	else
 		sqlite3_bind_null(s, 7);
 	store_bind_text(s, 8, d->error[0] ? d->error : NULL);
-	rc = step_done(st, s);
+	rc = store_step_done(st, s);
 	return rc < 0 ? rc : 0;
 }
 
@@ -562,12 +543,12 @@ int store_delivery_list(struct store *st, int64_t channel_id, int64_t before, in
 		d->id = sqlite3_column_int64(s, 0);
 		d->channel_id = sqlite3_column_int64(s, 1);
 		d->alert_id = sqlite3_column_int64(s, 2);
-		col_copy(s, 3, d->event, sizeof(d->event));
-		col_copy(s, 4, d->outcome, sizeof(d->outcome));
+		store_col_copy(s, 3, d->event, sizeof(d->event));
+		store_col_copy(s, 4, d->outcome, sizeof(d->outcome));
 		d->at = sqlite3_column_int64(s, 5);
 		d->attempts = sqlite3_column_int64(s, 6);
 		d->http_status = sqlite3_column_int64(s, 7);
-		col_copy(s, 8, d->error, sizeof(d->error));
+		store_col_copy(s, 8, d->error, sizeof(d->error));
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -588,5 +569,5 @@ int store_delivery_trim(struct store *st, int64_t channel_id, int64_t keep)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, channel_id);
 	sqlite3_bind_int64(s, 2, keep);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }

@@ -9,28 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
 #include "server/store_internal.h"
-
-static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t cap)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	util_strlcpy(dst, t ? (const char *)t : "", cap);
-}
-
-static int step_done(struct store *st, sqlite3_stmt *s)
-{
-	int rc;
-	if (!s)
-		return -EIO;
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE) {
-		sqlite3_reset(s);
-		return store_err(st, rc);
-	}
-	sqlite3_reset(s);
-	return sqlite3_changes(st->db);
-}
 
 static int blob_dup(sqlite3_stmt *s, int i, unsigned char **out, size_t *len)
 {
@@ -78,7 +57,7 @@ int store_enroll_insert(struct store *st, const char *token_hash, const char *ho
 	store_bind_text(s, 6, created_by);
 	sqlite3_bind_int64(s, 7, now);
 	sqlite3_bind_int64(s, 8, expires_at);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	if (r < 0)
 		return r;
 	*id = sqlite3_last_insert_rowid(st->db);
@@ -92,7 +71,7 @@ int store_enroll_set_secret(struct store *st, int64_t id, const unsigned char *b
 		return -EIO;
 	sqlite3_bind_blob(s, 1, blob, (int)len, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, id);
-	return step_done(st, s) == 1 ? 0 : -EIO;
+	return store_step_done(st, s) == 1 ? 0 : -EIO;
 }
 
 int store_enroll_find(struct store *st, const char *token_hash, int64_t now, struct store_enrollment *e)
@@ -116,7 +95,7 @@ int store_enroll_find(struct store *st, const char *token_hash, int64_t now, str
 		return store_err(st, rc);
 	}
 	e->id = sqlite3_column_int64(s, 0);
-	col_copy(s, 1, e->hostname, sizeof(e->hostname));
+	store_col_copy(s, 1, e->hostname, sizeof(e->hostname));
 	e->tags = store_col_strdup(s, 2);
 	e->paths = store_col_strdup(s, 3);
 	e->repo_url = store_col_strdup(s, 4);
@@ -140,7 +119,7 @@ int store_enroll_mark_used(struct store *st, int64_t id, int64_t host_id, int64_
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int64(s, 2, host_id);
 	sqlite3_bind_int64(s, 3, id);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	return r < 0 ? r : r == 1 ? 0 : -ENOENT;
 }
 
@@ -175,25 +154,25 @@ static int host_from_row(sqlite3_stmt *s, struct store_host *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->id = sqlite3_column_int64(s, 0);
-	col_copy(s, 1, h->name, sizeof(h->name));
+	store_col_copy(s, 1, h->name, sizeof(h->name));
 	h->tags = store_col_strdup(s, 2);
 	h->paths = store_col_strdup(s, 3);
 	h->repo_url = store_col_strdup(s, 4);
-	col_copy(s, 5, h->os, sizeof(h->os));
-	col_copy(s, 6, h->arch, sizeof(h->arch));
-	col_copy(s, 7, h->agent_version, sizeof(h->agent_version));
-	col_copy(s, 8, h->restic_version, sizeof(h->restic_version));
+	store_col_copy(s, 5, h->os, sizeof(h->os));
+	store_col_copy(s, 6, h->arch, sizeof(h->arch));
+	store_col_copy(s, 7, h->agent_version, sizeof(h->agent_version));
+	store_col_copy(s, 8, h->restic_version, sizeof(h->restic_version));
 	h->protocol_version = sqlite3_column_int64(s, 9);
-	col_copy(s, 10, h->status, sizeof(h->status));
+	store_col_copy(s, 10, h->status, sizeof(h->status));
 	h->last_seen_at = sqlite3_column_int64(s, 11);
 	h->created_at = sqlite3_column_int64(s, 12);
 	h->schedule_version = sqlite3_column_int64(s, 13);
 	h->next_command_seq = sqlite3_column_int64(s, 14);
 	h->acked_command_seq = sqlite3_column_int64(s, 15);
 	h->last_event_seq = sqlite3_column_int64(s, 16);
-	col_copy(s, 17, h->running_job_id, sizeof(h->running_job_id));
-	col_copy(s, 18, h->last_backup_job_id, sizeof(h->last_backup_job_id));
-	col_copy(s, 19, h->last_backup_status, sizeof(h->last_backup_status));
+	store_col_copy(s, 17, h->running_job_id, sizeof(h->running_job_id));
+	store_col_copy(s, 18, h->last_backup_job_id, sizeof(h->last_backup_job_id));
+	store_col_copy(s, 19, h->last_backup_status, sizeof(h->last_backup_status));
 	h->last_backup_at = sqlite3_column_int64(s, 20);
 	h->last_success_at = sqlite3_column_int64(s, 21);
 	h->snapshot_count = sqlite3_column_int64(s, 22);
@@ -224,7 +203,7 @@ int store_host_insert(struct store *st, const char *name, const char *tags, cons
 	store_bind_text(s, 4, repo_url);
 	store_bind_text(s, 5, agent_token_hash);
 	sqlite3_bind_int64(s, 6, now);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	if (r < 0)
 		return r;
 	*id = sqlite3_last_insert_rowid(st->db);
@@ -238,7 +217,7 @@ int store_host_set_secret(struct store *st, int64_t id, const unsigned char *blo
 		return -EIO;
 	sqlite3_bind_blob(s, 1, blob, (int)len, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, id);
-	return step_done(st, s) == 1 ? 0 : -EIO;
+	return store_step_done(st, s) == 1 ? 0 : -EIO;
 }
 
 int store_host_get_secret(struct store *st, int64_t id, unsigned char **blob, size_t *len)
@@ -308,7 +287,7 @@ int store_host_update_hello(struct store *st, int64_t id, const char *os, const 
 	sqlite3_bind_int64(s, 5, protocol_version);
 	sqlite3_bind_int64(s, 6, now);
 	sqlite3_bind_int64(s, 7, id);
-	int r = step_done(st, s);
+	int r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -322,7 +301,7 @@ int store_host_set_status(struct store *st, int64_t id, const char *status, int6
 	store_bind_text(s, 1, status);
 	sqlite3_bind_int64(s, 2, last_seen);
 	sqlite3_bind_int64(s, 3, id);
-	int r = step_done(st, s);
+	int r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -333,7 +312,7 @@ int store_host_touch(struct store *st, int64_t id, int64_t last_seen)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, last_seen);
 	sqlite3_bind_int64(s, 2, id);
-	int r = step_done(st, s);
+	int r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -344,7 +323,7 @@ int store_host_set_schedule_version(struct store *st, int64_t id, int64_t versio
 		return -EIO;
 	sqlite3_bind_int64(s, 1, version);
 	sqlite3_bind_int64(s, 2, id);
-	int r = step_done(st, s);
+	int r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -363,7 +342,7 @@ int store_host_update_settings(struct store *st, int64_t id, const char *name, c
 	sqlite3_bind_int64(s, 3, upload_kib);
 	sqlite3_bind_int64(s, 4, download_kib);
 	sqlite3_bind_int64(s, 5, id);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	if (r < 0)
 		return r;
 	return r == 0 ? -ENOENT : 0;
@@ -379,7 +358,7 @@ int store_host_delete(struct store *st, int64_t id, int64_t now)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int64(s, 2, id);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	if (r < 0)
 		return r;
 	if (r == 0)
@@ -388,7 +367,7 @@ int store_host_delete(struct store *st, int64_t id, int64_t now)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, id);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -470,7 +449,7 @@ int store_host_set_running(struct store *st, int64_t id, const char *job_id)
 		return -EIO;
 	store_bind_text(s, 1, job_id);
 	sqlite3_bind_int64(s, 2, id);
-	int r = step_done(st, s);
+	int r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -481,7 +460,7 @@ int store_host_clear_running(struct store *st, int64_t id, const char *job_id)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, id);
 	store_bind_text(s, 2, job_id);
-	int r = step_done(st, s);
+	int r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -500,7 +479,7 @@ int store_host_set_last_backup(struct store *st, int64_t id, const char *job_id,
 	sqlite3_bind_int(s, 4, success ? 1 : 0);
 	sqlite3_bind_int64(s, 5, at);
 	sqlite3_bind_int64(s, 6, id);
-	int r = step_done(st, s);
+	int r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -511,7 +490,7 @@ int store_host_set_last_event_seq(struct store *st, int64_t id, int64_t seq)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, seq);
 	sqlite3_bind_int64(s, 2, id);
-	int r = step_done(st, s);
+	int r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -602,7 +581,7 @@ int store_cmd_enqueue(struct store *st, int64_t host_id, const char *type, const
 	store_bind_text(s, 4, job_id);
 	store_bind_text(s, 5, text);
 	sqlite3_bind_int64(s, 6, now);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	free(text);
 	return r < 0 ? r : 0;
 }
@@ -650,7 +629,7 @@ int store_cmd_ack(struct store *st, int64_t host_id, int64_t upto)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host_id);
 	sqlite3_bind_int64(s, 2, upto);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	if (r <= 0)
 		return r;
 	s = store_stmt(st, "DELETE FROM commands WHERE host_id = ? AND seq <= ?");
@@ -658,7 +637,7 @@ int store_cmd_ack(struct store *st, int64_t host_id, int64_t upto)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host_id);
 	sqlite3_bind_int64(s, 2, upto);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -670,7 +649,7 @@ int store_cmd_drop_run(struct store *st, int64_t host_id, const char *job_id)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host_id);
 	store_bind_text(s, 2, job_id);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 /* ---- events ---- */
@@ -688,7 +667,7 @@ int store_event_insert(struct store *st, int64_t host_id, int64_t seq, const cha
 	store_bind_text(s, 4, job_id);
 	store_bind_text(s, 5, time);
 	sqlite3_bind_int64(s, 6, now);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 int store_event_purge(struct store *st, int64_t cutoff)
@@ -697,7 +676,7 @@ int store_event_purge(struct store *st, int64_t cutoff)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, cutoff);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 /* ---- snapshots, repo stats ---- */
@@ -712,7 +691,7 @@ int store_snapshots_replace(struct store *st, int64_t host_id, json_t *arr)
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, host_id);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	if (r < 0)
 		return r;
 	json_array_foreach(arr, i, v)
@@ -735,7 +714,7 @@ int store_snapshots_replace(struct store *st, int64_t host_id, json_t *arr)
 		store_bind_text(s, 3, json_string_value(json_object_get(v, "short_id")));
 		store_bind_text(s, 4, json_string_value(json_object_get(v, "time")));
 		store_bind_text(s, 5, text);
-		r = step_done(st, s);
+		r = store_step_done(st, s);
 		free(text);
 		if (r < 0)
 			return r;
@@ -746,7 +725,7 @@ int store_snapshots_replace(struct store *st, int64_t host_id, json_t *arr)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, (int64_t)n);
 	sqlite3_bind_int64(s, 2, host_id);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }
 
@@ -825,7 +804,7 @@ int store_repo_stats_merge(struct store *st, int64_t host_id, json_t *obj, int64
 	sqlite3_bind_int64(s, 1, host_id);
 	store_bind_text(s, 2, text);
 	sqlite3_bind_int64(s, 3, now);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	free(text);
 	if (r < 0)
 		return r;
@@ -842,6 +821,6 @@ int store_repo_stats_merge(struct store *st, int64_t host_id, json_t *obj, int64
 	if (json_is_boolean(ok))
 		sqlite3_bind_int(s, 2, json_is_false(ok) ? 1 : 0);
 	sqlite3_bind_int64(s, 3, host_id);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	return r < 0 ? r : 0;
 }

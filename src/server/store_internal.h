@@ -6,6 +6,7 @@
 #define RM_STORE_INTERNAL_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "server/store.h"
@@ -46,5 +47,12 @@ int store_bind_text(sqlite3_stmt *s, int i, const char *v);
 
 /* Column text duplicated (NULL stays NULL). */
 char *store_col_strdup(sqlite3_stmt *s, int i);
+
+/* Column text copied into dst[cap], truncated; NULL becomes "". */
+void store_col_copy(sqlite3_stmt *s, int i, char *dst, size_t cap);
+
+/* Step a statement that returns no rows (s may be NULL: -EIO) and reset it.
+ * Returns sqlite3_changes() or -errno (store_err). */
+int store_step_done(struct store *st, sqlite3_stmt *s);
 
 #endif

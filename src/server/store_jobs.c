@@ -9,26 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
 #include "server/store_internal.h"
-
-static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t cap)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	util_strlcpy(dst, t ? (const char *)t : "", cap);
-}
-
-static int step_done(struct store *st, sqlite3_stmt *s)
-{
-	int rc;
-	if (!s)
-		return -EIO;
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_err(st, rc);
-	return sqlite3_changes(st->db);
-}
 
 void store_job_release(struct store_job *j)
 {
@@ -63,13 +44,13 @@ static int job_from_row(sqlite3_stmt *s, struct store_job *j)
 {
 	memset(j, 0, sizeof(*j));
 	j->rid = sqlite3_column_int64(s, 0);
-	col_copy(s, 1, j->id, sizeof(j->id));
+	store_col_copy(s, 1, j->id, sizeof(j->id));
 	j->host_id = sqlite3_column_int64(s, 2);
-	col_copy(s, 3, j->kind, sizeof(j->kind));
-	col_copy(s, 4, j->status, sizeof(j->status));
-	col_copy(s, 5, j->actor, sizeof(j->actor));
-	col_copy(s, 6, j->actor_name, sizeof(j->actor_name));
-	col_copy(s, 7, j->group, sizeof(j->group));
+	store_col_copy(s, 3, j->kind, sizeof(j->kind));
+	store_col_copy(s, 4, j->status, sizeof(j->status));
+	store_col_copy(s, 5, j->actor, sizeof(j->actor));
+	store_col_copy(s, 6, j->actor_name, sizeof(j->actor_name));
+	store_col_copy(s, 7, j->group, sizeof(j->group));
 	j->args = store_col_strdup(s, 8);
 	j->summary = store_col_strdup(s, 9);
 	j->error = store_col_strdup(s, 10);
@@ -107,7 +88,7 @@ int store_job_insert(struct store *st, struct store_job *j)
 		sqlite3_bind_int64(s, 10, j->started_at);
 	else
 		sqlite3_bind_null(s, 10);
-	r = step_done(st, s);
+	r = store_step_done(st, s);
 	if (r < 0)
 		return r;
 	j->rid = sqlite3_last_insert_rowid(st->db);
@@ -212,7 +193,7 @@ int store_job_set_running(struct store *st, const char *id, int64_t started_at)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, started_at);
 	store_bind_text(s, 2, id);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 int store_job_set_progress(struct store *st, const char *id, const char *progress_json)
@@ -222,7 +203,7 @@ int store_job_set_progress(struct store *st, const char *id, const char *progres
 		return -EIO;
 	store_bind_text(s, 1, progress_json);
 	store_bind_text(s, 2, id);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 int store_job_finish(struct store *st, const char *id, const char *status, bool has_exit, int64_t exit_code,
@@ -244,7 +225,7 @@ int store_job_finish(struct store *st, const char *id, const char *status, bool 
 	store_bind_text(s, 4, error);
 	sqlite3_bind_int64(s, 5, finished_at);
 	store_bind_text(s, 6, id);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 int store_job_running_ids(struct store *st, int64_t host_id, char (**ids)[STORE_JOB_ID_LEN + 1], size_t *n)
@@ -262,7 +243,7 @@ int store_job_running_ids(struct store *st, int64_t host_id, char (**ids)[STORE_
 	}
 	sqlite3_bind_int64(s, 1, host_id);
 	while (cnt < 64 && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		col_copy(s, 0, v[cnt++], sizeof(v[0]));
+		store_col_copy(s, 0, v[cnt++], sizeof(v[0]));
 	sqlite3_reset(s);
 	*ids = v;
 	*n = cnt;
@@ -286,7 +267,7 @@ int store_job_delivered_queued_ids(struct store *st, int64_t host_id, char (**id
 	}
 	sqlite3_bind_int64(s, 1, host_id);
 	while (cnt < 256 && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		col_copy(s, 0, v[cnt++], sizeof(v[0]));
+		store_col_copy(s, 0, v[cnt++], sizeof(v[0]));
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		free(v);
@@ -310,7 +291,7 @@ int store_job_log_insert(struct store *st, int64_t rid, int64_t line, const char
 	store_bind_text(s, 3, t);
 	store_bind_text(s, 4, stream);
 	store_bind_text(s, 5, text);
-	rc = step_done(st, s);
+	rc = store_step_done(st, s);
 	return rc < 0 ? rc : 0;
 }
 
@@ -322,7 +303,7 @@ int store_job_set_log_lines(struct store *st, int64_t rid, int64_t n)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, n);
 	sqlite3_bind_int64(s, 2, rid);
-	rc = step_done(st, s);
+	rc = store_step_done(st, s);
 	return rc < 0 ? rc : 0;
 }
 
@@ -335,7 +316,7 @@ int store_job_cancel_host(struct store *st, int64_t host_id, const char *reason,
 	store_bind_text(s, 1, reason);
 	sqlite3_bind_int64(s, 2, now);
 	sqlite3_bind_int64(s, 3, host_id);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 int store_job_log_each(struct store *st, int64_t rid, int64_t after, int64_t limit,

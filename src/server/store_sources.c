@@ -9,26 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
 #include "server/store_internal.h"
-
-static int step_done(struct store *st, sqlite3_stmt *s)
-{
-	int rc;
-	if (!s)
-		return -EIO;
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_err(st, rc);
-	return sqlite3_changes(st->db);
-}
-
-static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t cap)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	util_strlcpy(dst, t ? (const char *)t : "", cap);
-}
 
 static int64_t col_i64_or0(sqlite3_stmt *s, int i)
 {
@@ -69,7 +50,7 @@ static int source_row(sqlite3_stmt *q, struct store_source *s)
 	memset(s, 0, sizeof(*s));
 	s->id = sqlite3_column_int64(q, 0);
 	s->host_id = sqlite3_column_int64(q, 1);
-	col_copy(q, 2, s->name, sizeof(s->name));
+	store_col_copy(q, 2, s->name, sizeof(s->name));
 	s->paths = store_col_strdup(q, 3);
 	s->excludes = store_col_strdup(q, 4);
 	s->retention = store_col_strdup(q, 5);
@@ -112,7 +93,7 @@ int store_source_insert(struct store *st, struct store_source *s)
 	sqlite3_bind_int64(q, 8, s->created_at);
 	sqlite3_bind_int64(q, 9, s->created_at);
 	sqlite3_bind_int64(q, 10, s->use_fs_snapshot ? 1 : 0);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	if (r < 0)
 		return r;
 	s->id = sqlite3_last_insert_rowid(st->db);
@@ -138,7 +119,7 @@ int store_source_update(struct store *st, const struct store_source *s)
 	sqlite3_bind_int64(q, 8, s->use_fs_snapshot ? 1 : 0);
 	sqlite3_bind_int64(q, 9, s->id);
 	sqlite3_bind_int64(q, 10, s->host_id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 
@@ -153,7 +134,7 @@ int store_source_set_hooks(struct store *st, int64_t id, const unsigned char *bl
 	else
 		sqlite3_bind_null(q, 1);
 	sqlite3_bind_int64(q, 2, id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 
@@ -165,7 +146,7 @@ int store_source_delete(struct store *st, int64_t host_id, int64_t id)
 		return -EIO;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, host_id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 
@@ -261,7 +242,7 @@ static int schedule_row(sqlite3_stmt *q, struct store_schedule *s)
 	memset(s, 0, sizeof(*s));
 	s->id = sqlite3_column_int64(q, 0);
 	s->host_id = sqlite3_column_int64(q, 1);
-	col_copy(q, 2, s->cron, sizeof(s->cron));
+	store_col_copy(q, 2, s->cron, sizeof(s->cron));
 	s->groups = store_col_strdup(q, 3);
 	s->enabled = sqlite3_column_int(q, 4) != 0;
 	s->random_delay = sqlite3_column_int64(q, 5);
@@ -284,7 +265,7 @@ int store_schedule_insert(struct store *st, struct store_schedule *s)
 	sqlite3_bind_int64(q, 5, s->random_delay);
 	sqlite3_bind_int64(q, 6, s->created_at);
 	sqlite3_bind_int64(q, 7, s->created_at);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	if (r < 0)
 		return r;
 	s->id = sqlite3_last_insert_rowid(st->db);
@@ -306,7 +287,7 @@ int store_schedule_update(struct store *st, const struct store_schedule *s)
 	sqlite3_bind_int64(q, 5, s->updated_at);
 	sqlite3_bind_int64(q, 6, s->id);
 	sqlite3_bind_int64(q, 7, s->host_id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 
@@ -318,7 +299,7 @@ int store_schedule_delete(struct store *st, int64_t host_id, int64_t id)
 		return -EIO;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, host_id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 
@@ -406,7 +387,7 @@ int store_schedule_rename_group(struct store *st, int64_t host_id, const char *f
 	sqlite3_bind_int64(q, 1, host_id);
 	store_bind_text(q, 2, from);
 	store_bind_text(q, 3, to);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : 0;
 }
 
@@ -428,7 +409,7 @@ static int sched_state_ensure(struct store *st, int64_t host_id)
 	if (!q)
 		return -EIO;
 	sqlite3_bind_int64(q, 1, host_id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : 0;
 }
 
@@ -475,7 +456,7 @@ int store_sched_state_get(struct store *st, int64_t host_id, struct store_sched_
 		s->host_id = sqlite3_column_int64(q, 0);
 		s->version = sqlite3_column_int64(q, 1);
 		s->applied_version = sqlite3_column_int64(q, 2);
-		col_copy(q, 3, s->timezone, sizeof(s->timezone));
+		store_col_copy(q, 3, s->timezone, sizeof(s->timezone));
 		s->sources_ready = sqlite3_column_int(q, 4) != 0;
 		s->maintenance = store_col_strdup(q, 5);
 		s->forget_last = col_i64_or0(q, 6);
@@ -501,7 +482,7 @@ int store_sched_state_set_timezone(struct store *st, int64_t host_id, const char
 		return -EIO;
 	store_bind_text(q, 1, tz);
 	sqlite3_bind_int64(q, 2, host_id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : 0;
 }
 
@@ -516,7 +497,7 @@ int store_sched_state_set_ready(struct store *st, int64_t host_id)
 	if (!q)
 		return -EIO;
 	sqlite3_bind_int64(q, 1, host_id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : 0;
 }
 
@@ -532,7 +513,7 @@ int store_sched_state_set_maintenance(struct store *st, int64_t host_id, const c
 		return -EIO;
 	store_bind_text(q, 1, json);
 	sqlite3_bind_int64(q, 2, host_id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : 0;
 }
 
@@ -555,7 +536,7 @@ int store_sched_state_set_maint_last(struct store *st, int64_t host_id, const ch
 		return -EIO;
 	sqlite3_bind_int64(q, 1, at);
 	sqlite3_bind_int64(q, 2, host_id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : 0;
 }
 
@@ -574,7 +555,7 @@ int store_sched_state_set_secret(struct store *st, int64_t host_id, const unsign
 	else
 		sqlite3_bind_null(q, 1);
 	sqlite3_bind_int64(q, 2, host_id);
-	r = step_done(st, q);
+	r = store_step_done(st, q);
 	return r < 0 ? r : 0;
 }
 

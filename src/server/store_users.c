@@ -9,16 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
 #include "server/store_internal.h"
 
 #define MAX_LIST 1000
-
-static void col_copy(sqlite3_stmt *s, int i, char *dst, size_t cap)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	util_strlcpy(dst, t ? (const char *)t : "", cap);
-}
 
 /* Run a statement that returns no rows.  Return changes() or -errno. */
 static int step_done(struct store *st, sqlite3_stmt *s)
@@ -50,9 +43,9 @@ static void user_from_row(sqlite3_stmt *s, struct store_user *u)
 {
 	memset(u, 0, sizeof(*u));
 	u->id = sqlite3_column_int64(s, 0);
-	col_copy(s, 1, u->username, sizeof(u->username));
-	col_copy(s, 2, u->password_hash, sizeof(u->password_hash));
-	col_copy(s, 3, u->role, sizeof(u->role));
+	store_col_copy(s, 1, u->username, sizeof(u->username));
+	store_col_copy(s, 2, u->password_hash, sizeof(u->password_hash));
+	store_col_copy(s, 3, u->role, sizeof(u->role));
 	u->disabled = sqlite3_column_int(s, 4) != 0;
 	u->created_at = sqlite3_column_int64(s, 5);
 	u->updated_at = sqlite3_column_int64(s, 6);
@@ -240,10 +233,10 @@ int store_session_lookup(struct store *st, const char *token_hash, int64_t now, 
 	memset(cr, 0, sizeof(*cr));
 	cr->cred_id = sqlite3_column_int64(s, 0);
 	cr->user_id = sqlite3_column_int64(s, 1);
-	col_copy(s, 2, cr->username, sizeof(cr->username));
-	col_copy(s, 3, cr->role, sizeof(cr->role));
+	store_col_copy(s, 2, cr->username, sizeof(cr->username));
+	store_col_copy(s, 3, cr->role, sizeof(cr->role));
 	cr->disabled = sqlite3_column_int(s, 4) != 0;
-	col_copy(s, 5, cr->csrf, sizeof(cr->csrf));
+	store_col_copy(s, 5, cr->csrf, sizeof(cr->csrf));
 	cr->expires_at = sqlite3_column_int64(s, 6);
 	cr->last_seen_at = sqlite3_column_int64(s, 7);
 	sqlite3_reset(s);
@@ -344,8 +337,8 @@ int store_apitoken_lookup(struct store *st, const char *token_hash, struct store
 	memset(cr, 0, sizeof(*cr));
 	cr->cred_id = sqlite3_column_int64(s, 0);
 	cr->user_id = sqlite3_column_int64(s, 1);
-	col_copy(s, 2, cr->username, sizeof(cr->username));
-	col_copy(s, 3, cr->role, sizeof(cr->role));
+	store_col_copy(s, 2, cr->username, sizeof(cr->username));
+	store_col_copy(s, 3, cr->role, sizeof(cr->role));
 	cr->disabled = sqlite3_column_int(s, 4) != 0;
 	cr->last_seen_at = sqlite3_column_int64(s, 5);
 	sqlite3_reset(s);
@@ -373,8 +366,8 @@ static void apitoken_from_row(sqlite3_stmt *s, struct store_apitoken *t)
 	memset(t, 0, sizeof(*t));
 	t->id = sqlite3_column_int64(s, 0);
 	t->user_id = sqlite3_column_int64(s, 1);
-	col_copy(s, 2, t->username, sizeof(t->username));
-	col_copy(s, 3, t->name, sizeof(t->name));
+	store_col_copy(s, 2, t->username, sizeof(t->username));
+	store_col_copy(s, 3, t->name, sizeof(t->name));
 	t->created_at = sqlite3_column_int64(s, 4);
 	t->last_used_at = sqlite3_column_int64(s, 5);
 }
