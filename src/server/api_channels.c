@@ -179,26 +179,6 @@ static json_t *time_or_null(int64_t t)
 	return json_string(ts);
 }
 
-/* The channel's secrets (unsealed), or an empty object. */
-static json_t *secrets_of(struct server *srv, const struct store_channel *ch)
-{
-	char ad[64], *pt = NULL;
-	size_t plen = 0;
-	json_t *o = NULL;
-	if (!ch->secret)
-		return json_object();
-	snprintf(ad, sizeof(ad), "channel:%lld:secrets", (long long)ch->id);
-	if (secrets_unseal(srv->secrets, ch->secret, ch->secret_len, ad, &pt, &plen) == 0) {
-		o = json_loadb(pt, plen, 0, NULL);
-		secrets_free_plain(pt);
-	}
-	if (!json_is_object(o)) {
-		json_decref(o);
-		o = json_object();
-	}
-	return o;
-}
-
 static void secrets_json_free(json_t *o)
 {
 	const char *k;
@@ -224,7 +204,7 @@ static json_t *channel_json(struct server *srv, const struct store_channel *ch)
 		json_decref(kinds);
 		return NULL;
 	}
-	sec = secrets_of(srv, ch);
+	(void)notify_channel_secrets(srv, ch, &sec);
 	json_object_set_new(o, "alert_kinds", json_is_array(kinds) ? kinds : json_array());
 	if (!json_is_array(kinds))
 		json_decref(kinds);
@@ -504,7 +484,7 @@ void api_channels_update(struct http_ctx *c)
 		json_decref(cfg);
 		cfg = json_object();
 	}
-	sec = secrets_of(srv, &ch);
+	(void)notify_channel_secrets(srv, &ch, &sec);
 	if (apply_body(c, body, &ch, cfg, sec, changed, false) < 0)
 		goto out;
 	free(ch.config);

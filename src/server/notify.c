@@ -476,23 +476,30 @@ static json_t *alert_json_for(const struct store_alert *a, const char *event)
 	                 a->resolved_at ? r : NULL);
 }
 
-/* Secrets of a channel: the unsealed JSON object, or an empty one. */
-static json_t *channel_secrets(struct server *srv, const struct store_channel *ch)
+int notify_channel_secrets(struct server *srv, const struct store_channel *ch, json_t **out)
 {
 	char ad[64], *pt = NULL;
 	size_t plen = 0;
 	json_t *o = NULL;
+	int r;
 
-	if (!ch->secret)
-		return json_object();
+	*out = NULL;
+	if (!ch->secret) {
+		*out = json_object();
+		return 0;
+	}
 	snprintf(ad, sizeof(ad), "channel:%lld:secrets", (long long)ch->id);
-	if (secrets_unseal(srv->secrets, ch->secret, ch->secret_len, ad, &pt, &plen) == 0) {
+	r = secrets_unseal(srv->secrets, ch->secret, ch->secret_len, ad, &pt, &plen);
+	if (r == 0) {
 		o = json_loadb(pt, plen, 0, NULL);
 		secrets_free_plain(pt);
-	} else {
-		log_warnx("cannot unseal the secrets of notification channel %lld", (long long)ch->id);
 	}
-	return json_is_object(o) ? o : (json_decref(o), json_object());
+	if (!json_is_object(o)) {
+		json_decref(o);
+		o = json_object();
+	}
+	*out = o;
+	return r;
 }
 
 static char *dup_or_null(json_t *o, const char *k)
@@ -560,7 +567,8 @@ static struct notify_msg *msg_build(struct server *srv, const struct store_chann
 	util_strlcpy(m->event, event, sizeof(m->event));
 	util_strlcpy(m->kind, ch->kind, sizeof(m->kind));
 	texts(srv, a, event, subject, sizeof(subject), text, sizeof(text));
-	sec = channel_secrets(srv, ch);
+	if (notify_channel_secrets(srv, ch, &sec) < 0)
+		log_warnx("cannot unseal the secrets of notification channel %lld", (long long)ch->id);
 	if (!sec)
 		goto out;
 	if (strcmp(ch->kind, "webhook") == 0) {

@@ -20,6 +20,7 @@
 #ifndef RM_NOTIFY_H
 #define RM_NOTIFY_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -50,6 +51,12 @@ void notify_alert(struct server *srv, const struct store_alert *a, const char *e
 
 /* Does channel ch take alert kind `kind` on event ("opened" | "resolved")? */
 bool notify_channel_matches(const struct store_channel *ch, const char *kind, const char *event);
+
+/* Channel ch's secrets, unsealed, in *out: a JSON object, empty when ch has
+ * none or they cannot be unsealed (NULL only when out of memory).  Returns 0,
+ * or secrets_unseal()'s -errno (not logged here).  The caller json_decref()s
+ * *out; it holds secrets: never log or return it. */
+int notify_channel_secrets(struct server *srv, const struct store_channel *ch, json_t **out);
 
 /* Send one test message through ch now (one attempt, not queued behind
  * alerts) and record it in the delivery log; done() runs on the loop with
