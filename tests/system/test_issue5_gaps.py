@@ -15,6 +15,7 @@ real agent and the real restic:
 import calendar
 import hashlib
 import os
+import pathlib
 import re
 import shutil
 import socket
@@ -84,6 +85,22 @@ def lock_views(admin, hid):
     return {(l["host"], l["pid"]): l for l in m}
 
 
+def leave_stale_lock(tmp_path, repo):
+    """A real restic backup into repo (of tmp_path/big.bin, 6 MiB at 300 KiB/s)
+    killed once it holds its lock: the lock file stays.  Returns its pid."""
+    big = tmp_path / "big.bin"
+    if not big.exists():
+        big.write_bytes(os.urandom(6 * 1024 * 1024))
+    env = dict(os.environ, RESTIC_REPOSITORY=repo, RESTIC_PASSWORD=PASSWORD, RESTIC_CACHE_DIR=str(tmp_path / "c"))
+    p = subprocess.Popen([RESTIC, "backup", "--limit-upload", "300", str(big)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lockdir = pathlib.Path(repo) / "locks"
+    wait_for(lambda: any("-tmp-" not in f.name for f in lockdir.iterdir()), timeout=60, what="restic's lock")
+    p.kill()
+    p.wait()
+    return p.pid
+
+
 def test_lock_holder_view(server, admin):
     a = Fake(server, admin, "web-named")
     a.send({"type": "repo.stats", "total_size": 10,
@@ -134,20 +151,12 @@ def test_stale_lock_of_a_host_named_unlike_its_machine(admin, make_agent, tmp_pa
     agent = enrol(admin, make_agent, name, repo, [src])
     hid = agent.host_id
     run_job(admin, hid, {"kind": "init"})
-    big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(6 * 1024 * 1024))
-    env = dict(os.environ, RESTIC_REPOSITORY=repo, RESTIC_PASSWORD=PASSWORD, RESTIC_CACHE_DIR=str(tmp_path / "c"))
-    p = subprocess.Popen([RESTIC, "backup", "--limit-upload", "300", str(big)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lockdir = tmp_path / "repo" / "locks"
-    wait_for(lambda: any("-tmp-" not in f.name for f in lockdir.iterdir()), timeout=60, what="restic's lock")
-    p.kill()
-    p.wait()
+    pid = leave_stale_lock(tmp_path, repo)
     j = run_job(admin, hid, {"kind": "prune"}, expect="failed")
     assert "locked" in (j["error"] or "") + admin.get(f"/api/v1/jobs/{j['id']}/log").text
     v = wait_for(lambda: lock_views(admin, hid) or None, timeout=TIMEOUT, what="the lock holder")
     (lock,) = v.values()
-    assert lock["host"] == socket.gethostname() and lock["pid"] == p.pid
+    assert lock["host"] == socket.gethostname() and lock["pid"] == pid
     assert lock["held_by_this_host"] is True, lock
     assert lock["stale"] is True and lock["job_running"] is False, lock
     assert lock["agent_online"] is True
@@ -422,32 +431,20 @@ def test_stats_lists_stale_locks_and_check_clears_them(admin, make_agent, tmp_pa
     run_job(admin, hid, {"kind": "backup", "group": "default"})
     run_job(admin, hid, {"kind": "stats"})
     assert lock_views(admin, hid) == {}
-    big = tmp_path / "big.bin"
-    big.write_bytes(os.urandom(6 * 1024 * 1024))
-    env = dict(os.environ, RESTIC_REPOSITORY=repo, RESTIC_PASSWORD=PASSWORD, RESTIC_CACHE_DIR=str(tmp_path / "c"))
-    p = subprocess.Popen([RESTIC, "backup", "--limit-upload", "300", str(big)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lockdir = tmp_path / "repo" / "locks"
-    wait_for(lambda: any("-tmp-" not in f.name for f in lockdir.iterdir()), timeout=60, what="restic's lock")
-    p.kill()
-    p.wait()
-    j = run_job(admin, hid, {"kind": "stats"})  # a shared lock does not stop stats
+    pid = leave_stale_lock(tmp_path, repo)
+    run_job(admin, hid, {"kind": "stats"})  # a shared lock does not stop stats
     v = wait_for(lambda: lock_views(admin, hid) or None, timeout=TIMEOUT, what="the lock from the listing")
     (lock,) = v.values()
-    assert lock["pid"] == p.pid and lock["host"] == socket.gethostname() and lock["exclusive"] is False, lock
+    assert lock["pid"] == pid and lock["host"] == socket.gethostname() and lock["exclusive"] is False, lock
     assert lock["held_by_this_host"] is True and lock["stale"] is True and lock["job_running"] is False, lock
     assert lock["time"].startswith("20"), lock
     run_job(admin, hid, {"kind": "unlock"})
     assert lock_views(admin, hid) == {}
     # a lock appears again, then a successful check proves there is none
-    p = subprocess.Popen([RESTIC, "backup", "--limit-upload", "300", str(big)], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: any("-tmp-" not in f.name for f in lockdir.iterdir()), timeout=60, what="restic's lock")
-    p.kill()
-    p.wait()
+    leave_stale_lock(tmp_path, repo)
     run_job(admin, hid, {"kind": "stats"})
     wait_for(lambda: len(lock_views(admin, hid)) == 1, timeout=TIMEOUT, what="the second stale lock")
-    for f in lockdir.iterdir():
+    for f in (tmp_path / "repo" / "locks").iterdir():
         f.unlink()  # removed behind restic-manager's back
     run_job(admin, hid, {"kind": "check"})
     assert lock_views(admin, hid) == {}
