@@ -306,7 +306,7 @@ void alerts_stop(struct server *srv)
 
 /* ---- API ---- */
 
-static json_t *time_or_null(int64_t t)
+json_t *alerts_time_json(int64_t t)
 {
 	char ts[32];
 	if (!t)
@@ -334,9 +334,9 @@ static json_t *alert_json(const struct store_alert *a)
 	              a->resolved_at ? "resolved" : "open", "occurrences", (json_int_t)a->occurrences);
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "opened_at", time_or_null(a->opened_at));
-	json_object_set_new(o, "last_seen_at", time_or_null(a->last_seen_at));
-	json_object_set_new(o, "resolved_at", time_or_null(a->resolved_at));
+	json_object_set_new(o, "opened_at", alerts_time_json(a->opened_at));
+	json_object_set_new(o, "last_seen_at", alerts_time_json(a->last_seen_at));
+	json_object_set_new(o, "resolved_at", alerts_time_json(a->resolved_at));
 	return o;
 }
 

@@ -50,6 +50,9 @@ void alerts_repo_stats(struct server *srv, int64_t host_id);
 extern const char *const alerts_kinds[];
 bool alerts_kind_is_known(const char *kind);
 
+/* A time for the API: RFC 3339 UTC string, JSON null for 0 (never). */
+json_t *alerts_time_json(int64_t t);
+
 /* GET /api/v1/alerts?status=open|resolved&host=ID&limit=&cursor= */
 void api_alerts_list(struct http_ctx *c);
 

@@ -170,15 +170,6 @@ static const struct field *field_find(const char *name)
 	return NULL;
 }
 
-static json_t *time_or_null(int64_t t)
-{
-	char ts[32];
-	if (!t)
-		return json_null();
-	util_time_rfc3339(t, ts);
-	return json_string(ts);
-}
-
 static void secrets_json_free(json_t *o)
 {
 	const char *k;
@@ -223,8 +214,8 @@ static json_t *channel_json(struct server *srv, const struct store_channel *ch)
 	}
 	secrets_json_free(sec);
 	json_decref(cfg);
-	json_object_set_new(o, "created_at", time_or_null(ch->created_at));
-	json_object_set_new(o, "updated_at", time_or_null(ch->updated_at));
+	json_object_set_new(o, "created_at", alerts_time_json(ch->created_at));
+	json_object_set_new(o, "updated_at", alerts_time_json(ch->updated_at));
 	return o;
 }
 
@@ -612,7 +603,7 @@ void api_channels_deliveries(struct http_ctx *c)
 	items = json_array();
 	for (size_t i = 0; i < n && i < (size_t)limit; i++) {
 		const struct store_delivery *d = &ds[i];
-		json_t *o = json_pack("{s:I,s:o,s:s,s:s,s:I}", "id", (json_int_t)d->id, "at", time_or_null(d->at),
+		json_t *o = json_pack("{s:I,s:o,s:s,s:s,s:I}", "id", (json_int_t)d->id, "at", alerts_time_json(d->at),
 		                      "event", d->event, "outcome", d->outcome, "attempts", (json_int_t)d->attempts);
 		if (!o)
 			continue;
