@@ -160,16 +160,7 @@ int agent_config_json(struct server *srv, int64_t host_id, json_t **out)
 		json_decref(repo);
 		return -EBADMSG;
 	}
-	/* Bandwidth limits in KiB/s (restic's unit), 0 = unlimited. */
-	struct store_host h;
-	int64_t up = 0, down = 0;
-	if (store_host_get(srv->store, host_id, &h) == 0) {
-		up = h.limit_upload_kib;
-		down = h.limit_download_kib;
-		store_host_release(&h);
-	}
-	*out = json_pack("{s:o,s:{s:I,s:I}}", "repository", repo, "limits", "upload_kbps", (json_int_t)up,
-	                 "download_kbps", (json_int_t)down);
+	*out = json_pack("{s:o,s:o}", "repository", repo, "limits", schedules_host_limits_json(srv, host_id));
 	return *out ? 0 : -ENOMEM;
 }
 

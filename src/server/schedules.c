@@ -113,9 +113,7 @@ static json_t *schedule_doc(const struct store_schedule *s)
 			 (json_int_t)s->random_delay);
 }
 
-/* The host's bandwidth limits as the agent reads them: {"upload_kbps",
- * "download_kbps"} in KiB/s, 0 = unlimited (PATCH /api/v1/hosts/{id}). */
-static json_t *host_limits_json(struct server *srv, int64_t host_id)
+json_t *schedules_host_limits_json(struct server *srv, int64_t host_id)
 {
 	struct store_host h;
 	int64_t up = 0, down = 0;
@@ -142,7 +140,7 @@ int schedules_agent_doc(struct server *srv, int64_t host_id, int64_t version, bo
 	if (version < 0)
 		version = st.version;
 	doc = json_pack("{s:I,s:s,s:o}", "version", (json_int_t)version, "timezone", st.timezone, "limits",
-	                host_limits_json(srv, host_id));
+	                schedules_host_limits_json(srv, host_id));
 	store_sched_state_release(&st);
 	groups = json_array();
 	scheds = json_array();
@@ -350,7 +348,7 @@ void schedules_expand_commands(struct server *srv, int64_t host_id, json_t *cmds
 		/* Every job runs with the host's current bandwidth limits. */
 		if (type && strcmp(type, "run") == 0) {
 			if (!limits)
-				limits = host_limits_json(srv, host_id);
+				limits = schedules_host_limits_json(srv, host_id);
 			if (limits)
 				json_object_set(c, "limits", limits);
 		}

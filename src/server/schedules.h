@@ -33,6 +33,11 @@ int sources_ensure_default(struct server *srv, int64_t host_id);
  * call agentd_notify() after the commit.  OUT: *version (nullable). */
 int schedules_changed(struct server *srv, int64_t host_id, int64_t *version);
 
+/* The host's bandwidth limits as the agent reads them: {"upload_kbps",
+ * "download_kbps"} in KiB/s, 0 = unlimited (PATCH /api/v1/hosts/{id}); an
+ * unreadable host reads as unlimited.  NULL only when out of memory. */
+json_t *schedules_host_limits_json(struct server *srv, int64_t host_id);
+
 /* The schedule document for the agent: {"version","timezone","groups":[…],
  * "schedules":[…]}; version < 0 = the current one.  with_hooks puts the hook
  * commands in clear into the groups: only for a reply to the agent, never
