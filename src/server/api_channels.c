@@ -170,18 +170,6 @@ static const struct field *field_find(const char *name)
 	return NULL;
 }
 
-static void secrets_json_free(json_t *o)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach(o, k, v)
-	{
-		if (json_is_string(v) && json_string_length(v))
-			explicit_bzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
-	}
-	json_decref(o);
-}
-
 /* The API form: config fields, "<secret>_set" flags, never a secret. */
 static json_t *channel_json(struct server *srv, const struct store_channel *ch)
 {
@@ -212,7 +200,7 @@ static json_t *channel_json(struct server *srv, const struct store_channel *ch)
 			json_object_set(o, f->name, v ? v : json_null());
 		}
 	}
-	secrets_json_free(sec);
+	notify_secrets_free(sec);
 	json_decref(cfg);
 	json_object_set_new(o, "created_at", alerts_time_json(ch->created_at));
 	json_object_set_new(o, "updated_at", alerts_time_json(ch->updated_at));
@@ -447,7 +435,7 @@ void api_channels_create(struct http_ctx *c)
 out:
 	store_channel_release(&ch);
 	json_decref(cfg);
-	secrets_json_free(sec);
+	notify_secrets_free(sec);
 	json_decref(changed);
 }
 
@@ -514,7 +502,7 @@ void api_channels_update(struct http_ctx *c)
 out:
 	store_channel_release(&ch);
 	json_decref(cfg);
-	secrets_json_free(sec);
+	notify_secrets_free(sec);
 	json_decref(changed);
 }
 

@@ -508,8 +508,7 @@ static char *dup_or_null(json_t *o, const char *k)
 	return v && v[0] ? strdup(v) : NULL;
 }
 
-/* Wipe every string value of a secrets object before it is freed. */
-static void secrets_json_free(json_t *o)
+void notify_secrets_free(json_t *o)
 {
 	const char *k;
 	json_t *v;
@@ -662,7 +661,7 @@ static struct notify_msg *msg_build(struct server *srv, const struct store_chann
 		m->body_len = strlen(m->body);
 out:
 	json_decref(cfg);
-	secrets_json_free(sec);
+	notify_secrets_free(sec);
 	if (!ok) {
 		msg_free(m);
 		return NULL;

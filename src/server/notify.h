@@ -57,6 +57,8 @@ bool notify_channel_matches(const struct store_channel *ch, const char *kind, co
  * or secrets_unseal()'s -errno (not logged here).  The caller json_decref()s
  * *out; it holds secrets: never log or return it. */
 int notify_channel_secrets(struct server *srv, const struct store_channel *ch, json_t **out);
+/* Wipe every string value of a secrets object, then json_decref() it (NULL is fine). */
+void notify_secrets_free(json_t *o);
 
 /* Send one test message through ch now (one attempt, not queued behind
  * alerts) and record it in the delivery log; done() runs on the loop with
