@@ -34,6 +34,20 @@ def wait_for(pred, timeout=20.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def sse_events(resp):
+    """(event, data) of a text/event-stream response as each event arrives
+    (data: its data lines joined); events without an `event:` line are skipped."""
+    event, data = None, []
+    for line in resp.iter_lines(decode_unicode=True):
+        if line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+        elif line == "" and event:
+            yield event, "".join(data)
+            event, data = None, []
+
+
 JOB_FINAL = ("succeeded", "warning", "failed", "cancelled")
 JOB_TIMEOUT = 240 if SANITIZED else 120
 

@@ -22,7 +22,7 @@ import threading
 import pytest
 import requests
 
-from conftest import wait_for, SANITIZED
+from conftest import wait_for, sse_events, SANITIZED
 
 RESTIC = shutil.which("restic")
 pytestmark = pytest.mark.skipif(RESTIC is None, reason="restic is not installed")
@@ -256,24 +256,17 @@ def test_job_stream_is_live(admin, make_agent, tmp_path):
     with admin.s.get(admin.server.url + f"/api/v1/jobs/{jid}/stream", stream=True, timeout=(10, 60)) as resp:
         assert resp.status_code == 200
         assert resp.headers["Content-Type"].startswith("text/event-stream")
-        event, data = None, []
-        for line in resp.iter_lines(decode_unicode=True):
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-            elif line == "" and event:
-                seen.append(event)
-                if event in live and not live[event]:
-                    # the job has not finished when this event arrives
-                    live[event] = get_job(admin, jid)["status"] == "running"
-                    if event == "progress":
-                        p = json.loads("".join(data))
-                        assert 0 <= p["percent"] <= 100
-                        assert p["total_files"] >= 0
-                if event == "end":
-                    break
-                event, data = None, []
+        for event, data in sse_events(resp):
+            seen.append(event)
+            if event in live and not live[event]:
+                # the job has not finished when this event arrives
+                live[event] = get_job(admin, jid)["status"] == "running"
+                if event == "progress":
+                    p = json.loads(data)
+                    assert 0 <= p["percent"] <= 100
+                    assert p["total_files"] >= 0
+            if event == "end":
+                break
     assert live == {"progress": True, "log": True}, seen
     assert seen.index("progress") < seen.index("end")
     j = get_job(admin, jid)

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import pytest
 
-from conftest import wait_for, enrol_agent, run_job, SANITIZED
+from conftest import wait_for, enrol_agent, run_job, sse_events, SANITIZED
 
 RESTIC = shutil.which("restic")
 pytestmark = pytest.mark.skipif(RESTIC is None, reason="restic is not installed")
@@ -49,21 +49,13 @@ def stream_events(admin, jid):
     with admin.s.get(admin.server.url + f"/api/v1/jobs/{jid}/stream", stream=True,
                      timeout=(10, TIMEOUT)) as resp:
         assert resp.status_code == 200
-        event, data = None, []
-        for line in resp.iter_lines(decode_unicode=True):
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-            elif line == "" and event:
-                body = json.loads("".join(data)) if data else None
-                status = None
-                if event == "progress":
-                    status = admin.get(f"/api/v1/jobs/{jid}").json()["status"]
-                out.append((event, body, status))
-                if event == "end":
-                    break
-                event, data = None, []
+        for event, data in sse_events(resp):
+            status = None
+            if event == "progress":
+                status = admin.get(f"/api/v1/jobs/{jid}").json()["status"]
+            out.append((event, json.loads(data) if data else None, status))
+            if event == "end":
+                break
     return out
 
 
