@@ -57,9 +57,10 @@ AGENT_BINS := $(AGENT_NAMES:%=build/agents/%)
 # musl has no <sys/queue.h> (BSD list macros; libevent's keyvalq and http.c use
 # TAILQ): the host C library's copy is put on the include path after everything else.
 REL_COMPAT := build/static/compat/sys/queue.h
+# Written atomically: parallel sub-makes may all reach this rule at once.
 $(REL_COMPAT):
 	@mkdir -p $(dir $@)
-	cp $(firstword $(wildcard /usr/include/*-linux-gnu/sys/queue.h /usr/include/sys/queue.h)) $@
+	cp $(firstword $(wildcard /usr/include/*-linux-gnu/sys/queue.h /usr/include/sys/queue.h)) $@.tmp.$$$$ && mv -f $@.tmp.$$$$ $@
 REL_CFLAGS += -idirafter build/static/compat
 
 # Objects of one (triplet, role): $(1) triplet, $(2) agent|server
@@ -82,7 +83,7 @@ static-deps:
 REL_VERSION_LINE := $(VERSION) $(COMMIT) $(DATE)
 build/static/version.stamp: FORCE_REL_VERSION
 	@mkdir -p $(dir $@)
-	@if [ ! -f $@ ] || [ "$$(cat $@)" != '$(REL_VERSION_LINE)' ]; then printf '%s\n' '$(REL_VERSION_LINE)' > $@; fi
+	@if [ ! -f $@ ] || [ "$$(cat $@)" != '$(REL_VERSION_LINE)' ]; then printf '%s\n' '$(REL_VERSION_LINE)' > $@.tmp.$$$$ && mv -f $@.tmp.$$$$ $@; fi
 .PHONY: FORCE_REL_VERSION
 FORCE_REL_VERSION:
 
@@ -97,12 +98,12 @@ agents: release-check-agent-src $(AGENT_BINS)
 	  echo "      its toolchain and libraries (build/deps/x86_64-w64-mingw32: curl+Schannel, jansson, mbedTLS) are ready."; \
 	fi
 
-build/agents/restic-manager-agent-linux-%: FORCE_REL_VERSION build/static/version.stamp | release-check-agent-src
+build/agents/restic-manager-agent-linux-%: FORCE_REL_VERSION build/static/version.stamp | release-check-agent-src $(REL_COMPAT)
 	@$(MAKE) --no-print-directory rel-agent-linux REL_T=$(REL_TRIPLET_$*) REL_OUT=$@
 
 # A pattern rule (like the Linux one) so the sub-make's explicit $(REL_OUT) rule
 # below replaces it instead of merging with it (FORCE would relink every time).
-build/agents/restic-manager-agent-windows-%.exe: FORCE_REL_VERSION build/static/version.stamp | release-check-agent-src
+build/agents/restic-manager-agent-windows-%.exe: FORCE_REL_VERSION build/static/version.stamp | release-check-agent-src $(REL_COMPAT)
 	@if [ -z "$(REL_HAVE_WIN)" ]; then echo "windows agent: src/agent/plat_win32.c does not exist yet" >&2; exit 1; fi
 	@$(MAKE) --no-print-directory rel-agent-win REL_T=$(REL_TRIPLET_win) REL_OUT=$@
 
@@ -141,7 +142,7 @@ endif
 
 # ---- static server ----
 TARGET ?= amd64
-server-static: build/gen/web_assets.h build/static/version.stamp
+server-static: build/gen/web_assets.h build/static/version.stamp $(REL_COMPAT)
 	@case "$(TARGET)" in amd64|arm64) ;; *) echo "server-static: TARGET must be amd64 or arm64" >&2; exit 2;; esac
 	@$(MAKE) --no-print-directory rel-server REL_T=$(REL_TRIPLET_$(TARGET)) \
 	  REL_OUT=build/server-static/$(TARGET)/restic-manager-server

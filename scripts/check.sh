@@ -98,6 +98,13 @@ for extra in scripts/check.d/*.sh; do
 	# An extra phase prints its own "N passed, N failed" as its last line.
 	out=$(bash "$extra" 2>&1)
 	rc=$?
+	# The whole output is kept; failures are shown with what led up to them.
+	mkdir -p build/reports
+	printf '%s\n' "$out" >"build/reports/$name.log"
+	if [ $rc -ne 0 ]; then
+		echo "$out" | grep -n -B 30 -E '^FAILED|[Ee]rror' | head -n 200
+		echo "-- (full output: build/reports/$name.log; last lines follow)"
+	fi
 	echo "$out" | tail -n 40
 	line=$(echo "$out" | grep -Eo '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
 	p=0
