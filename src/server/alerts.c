@@ -73,7 +73,8 @@ static void utf8_trim(char *s)
 		s[i - 1] = '\0';
 }
 
-/* Open (or touch) the alert; a new one is published and notified. */
+/* Open (or touch) the alert; a new one is published and notified (its
+ * notification_pending rows are written in the same transaction). */
 static void raise_alert(struct server *srv, int64_t host_id, const char *kind, const char *subject, const char *message,
                         const char *job_id)
 {
@@ -84,16 +85,25 @@ static void raise_alert(struct server *srv, int64_t host_id, const char *kind, c
 
 	util_strlcpy(msg, message, sizeof(msg));
 	utf8_trim(msg);
+	if (store_begin(srv->store) < 0)
+		return;
 	if (store_alert_open(srv->store, host_id, kind, subject, msg, job_id, util_now(), &id, &opened) < 0) {
+		store_rollback(srv->store);
 		log_warnx("cannot record a %s alert for host %lld", kind, (long long)host_id);
 		return;
 	}
-	if (!opened || store_alert_get(srv->store, id, &a) < 0)
+	if (!opened || store_alert_get(srv->store, id, &a) < 0) {
+		store_commit(srv->store);
 		return;
+	}
+	notify_alert(srv, &a, "opened");
+	if (store_commit(srv->store) < 0) {
+		log_warnx("cannot record a %s alert for host %lld", kind, (long long)host_id);
+		return;
+	}
 	log_info("alert %lld opened: host %lld %s%s%s", (long long)id, (long long)host_id, kind, subject[0] ? " " : "",
 	         subject);
 	publish(srv, &a, "open");
-	notify_alert(srv, &a, "opened");
 }
 
 /* Resolve the open alert(s) of (host, kind[, subject]). */
@@ -102,7 +112,20 @@ static void clear_alert(struct server *srv, int64_t host_id, const char *kind, c
 	int64_t *ids = NULL;
 	size_t n = 0;
 
+	if (store_begin(srv->store) < 0)
+		return;
 	if (store_alert_resolve(srv->store, host_id, kind, subject, util_now(), &ids, &n) < 0) {
+		store_rollback(srv->store);
+		log_warnx("cannot resolve the %s alert of host %lld", kind, (long long)host_id);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_alert a;
+		if (store_alert_get(srv->store, ids[i], &a) == 0)
+			notify_alert(srv, &a, "resolved");
+	}
+	if (store_commit(srv->store) < 0) {
+		free(ids);
 		log_warnx("cannot resolve the %s alert of host %lld", kind, (long long)host_id);
 		return;
 	}
@@ -112,7 +135,6 @@ static void clear_alert(struct server *srv, int64_t host_id, const char *kind, c
 			continue;
 		log_info("alert %lld resolved: host %lld %s", (long long)a.id, (long long)host_id, kind);
 		publish(srv, &a, "resolved");
-		notify_alert(srv, &a, "resolved");
 	}
 	free(ids);
 }

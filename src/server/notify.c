@@ -6,10 +6,16 @@
  * which touches nothing but its own struct notify_msg and libcurl (an easy
  * handle per transfer, CURLOPT_NOSIGNAL; curl_global_init ran at start).
  *
- * Queue: a FIFO of messages, each with a due time (a retry waits for its
- * backoff there).  A 1 s timer (and every enqueue / completion) starts the
- * next due message while fewer than NOTIFY_INFLIGHT run.  Tests are sent
- * outside the queue (one attempt, the admin waits for the answer).
+ * Queue: durable rows (notification_pending, written in the transaction
+ * that opens or resolves the alert) mirrored by an in-memory FIFO of built
+ * messages, each with a due time (a retry waits for its backoff there).  A
+ * row goes when its outcome is recorded in the delivery log (same
+ * transaction); a retry stores its attempt count; at start the rows left by
+ * the last run are rebuilt and sent.  A crash between a transfer and its
+ * record may send that one message twice (at least once, never lost).
+ * A 1 s timer (and every enqueue / completion) starts the next due message
+ * while fewer than NOTIFY_INFLIGHT run.  Tests are sent outside the queue
+ * (one attempt, the admin waits for the answer).
  */
 #include "server/notify.h"
 
@@ -26,6 +32,7 @@
 #include "common/util.h"
 #include "server/secrets.h"
 #include "server/server.h"
+#include "server/store.h"
 #include "server/store_alerts.h"
 #include "server/workers.h"
 
@@ -38,6 +45,7 @@ struct notify_msg {
 	struct notify_msg *next;
 	struct server *srv;
 	int64_t channel_id, alert_id;
+	int64_t row_id; /* notification_pending row; 0 = a test */
 	char event[16]; /* opened | resolved | test */
 	char kind[16];  /* webhook | ntfy | smtp */
 	int64_t due_ms;
@@ -302,8 +310,13 @@ static void record(struct notify_msg *m, const char *outcome)
 	d.http_status = m->res.status_code;
 	util_strlcpy(d.error, m->res.error, sizeof(d.error));
 	/* the channel may have been deleted meanwhile: its rows went with it */
+	store_begin(srv->store);
 	if (store_delivery_insert(srv->store, &d) == 0)
 		store_delivery_trim(srv->store, m->channel_id, NOTIFY_LOG_KEEP);
+	if (m->row_id)
+		store_pending_delete(srv->store, m->row_id);
+	if (store_commit(srv->store) < 0)
+		log_warnx("cannot record the notification outcome for channel %lld", (long long)m->channel_id);
 	if (strcmp(outcome, "dropped") == 0) {
 		if (nq.dropped++ == 0)
 			log_warnx(
@@ -350,7 +363,14 @@ static void notify_done(void *arg)
 	nq.inflight--;
 	if (!m->res.ok && m->retryable && m->res.attempts < NOTIFY_ATTEMPTS && nq.started && !m->srv->draining) {
 		m->due_ms = util_now_ms() + nq.backoff_ms * (m->res.attempts == 1 ? 1 : 6);
+		if (m->row_id)
+			store_pending_set_attempts(m->srv->store, m->row_id, m->res.attempts);
 		queue_push(m);
+	} else if (!m->res.ok && m->retryable && m->res.attempts < NOTIFY_ATTEMPTS) {
+		/* shutting down: the row keeps it for the next start */
+		if (m->row_id)
+			store_pending_set_attempts(m->srv->store, m->row_id, m->res.attempts);
+		msg_free(m);
 	} else {
 		record(m, m->res.ok ? "ok" : "failed");
 		msg_free(m);
@@ -693,10 +713,13 @@ bool notify_channel_matches(const struct store_channel *ch, const char *kind, co
 void notify_alert(struct server *srv, const struct store_alert *a, const char *event)
 {
 	struct store_channel *cs = NULL;
+	int64_t pending = 0;
 	size_t n = 0;
 
 	if (!nq.started)
 		return;
+	if (store_pending_count(srv->store, &pending) < 0)
+		pending = (int64_t)nq.queued;
 	if (store_channel_list(srv->store, 1000, &cs, &n) < 0) {
 		log_warnx("cannot read the notification channels for alert %lld", (long long)a->id);
 		return;
@@ -705,7 +728,8 @@ void notify_alert(struct server *srv, const struct store_alert *a, const char *e
 		struct notify_msg *m;
 		if (!notify_channel_matches(&cs[i], a->kind, event))
 			continue;
-		if (nq.queued >= NOTIFY_QUEUE_MAX) {
+		int64_t row = 0;
+		if (pending >= NOTIFY_QUEUE_MAX) {
 			struct notify_msg d;
 			memset(&d, 0, sizeof(d));
 			d.srv = srv;
@@ -717,11 +741,17 @@ void notify_alert(struct server *srv, const struct store_alert *a, const char *e
 			record(&d, "dropped");
 			continue;
 		}
+		if (store_pending_insert(srv->store, cs[i].id, a->id, event, util_now(), &row) < 0) {
+			log_warnx("cannot queue a notification for channel %lld", (long long)cs[i].id);
+			continue;
+		}
+		pending++;
 		m = msg_build(srv, &cs[i], a, event);
 		if (!m) {
 			log_warnx("cannot build a notification for channel %lld", (long long)cs[i].id);
-			continue;
+			continue; /* the row stays: the next start tries again */
 		}
+		m->row_id = row;
 		m->due_ms = 0;
 		queue_push(m);
 	}
@@ -750,6 +780,44 @@ int notify_test(struct server *srv, const struct store_channel *ch,
 	return r;
 }
 
+/* Rebuild the messages left in notification_pending by the last run. */
+static void notify_resume(struct server *srv)
+{
+	struct store_pending *ps = NULL;
+	size_t n = 0, resumed = 0;
+
+	if (store_pending_list(srv->store, NOTIFY_QUEUE_MAX, &ps, &n) < 0) {
+		log_warnx("cannot read the pending notifications");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_channel ch;
+		struct store_alert a;
+		struct notify_msg *m = NULL;
+		if (store_channel_get(srv->store, ps[i].channel_id, &ch) < 0) {
+			store_pending_delete(srv->store, ps[i].id);
+			continue;
+		}
+		if (store_alert_get(srv->store, ps[i].alert_id, &a) == 0 && ch.enabled)
+			m = msg_build(srv, &ch, &a, ps[i].event);
+		store_channel_release(&ch);
+		if (!m) {
+			log_warnx("dropping pending notification %lld (channel %lld): it cannot be rebuilt",
+			          (long long)ps[i].id, (long long)ps[i].channel_id);
+			store_pending_delete(srv->store, ps[i].id);
+			continue;
+		}
+		m->row_id = ps[i].id;
+		m->res.attempts = ps[i].attempts;
+		m->due_ms = 0;
+		queue_push(m);
+		resumed++;
+	}
+	free(ps);
+	if (resumed)
+		log_info("resuming %zu pending notification(s) from the last run", resumed);
+}
+
 int notify_start(struct server *srv)
 {
 	const char *hook = getenv("RM_TEST_NOTIFY_BACKOFF_MS");
@@ -774,6 +842,7 @@ int notify_start(struct server *srv)
 		return -ENOMEM;
 	}
 	nq.started = true;
+	notify_resume(srv);
 	return 0;
 }
 
@@ -792,7 +861,7 @@ void notify_stop(struct server *srv)
 	nq.tail = NULL;
 	nq.queued = 0;
 	if (lost)
-		log_warnx("%zu notification(s) were not sent before shutdown", lost);
+		log_info("%zu notification(s) not sent yet: kept for the next start", lost);
 	if (nq.pump)
 		event_free(nq.pump);
 	nq.pump = NULL;

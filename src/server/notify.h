@@ -12,10 +12,13 @@
  * other workers stay free for logins), at most NOTIFY_QUEUE_MAX messages
  * wait (beyond that a delivery is recorded as "dropped"), NOTIFY_ATTEMPTS
  * attempts per message with growing backoff for transient failures
- * (transport errors, HTTP 408/429/5xx, SMTP 4xx).  Queued messages live in
- * memory only: a restart loses what was not yet sent (recorded nowhere but
- * the log).  Secrets are copied into the message, wiped after the transfer,
- * and never appear in delivery rows, logs or errors.
+ * (transport errors, HTTP 408/429/5xx, SMTP 4xx).  The queue is durable:
+ * each pending delivery is a notification_pending row (channel, alert,
+ * event, attempts — no secret), written in the caller's transaction and
+ * removed with its delivery-log record; a restart resumes the rows left.
+ * Secrets stay sealed in the channel row; they are unsealed into the
+ * in-memory message, wiped after the transfer, and never appear in pending
+ * or delivery rows, logs or errors.
  */
 #ifndef RM_NOTIFY_H
 #define RM_NOTIFY_H
@@ -42,11 +45,14 @@ struct notify_result {
 
 /* libcurl's global init and the pump timer.  Return 0 or -errno (logged). */
 int notify_start(struct server *srv);
-/* Drop what is still queued (logged with its count), free everything. */
+/* Free what is still queued in memory (its rows stay for the next start). */
 void notify_stop(struct server *srv);
 
 /* Queue the alert's event ("opened" | "resolved") for every enabled channel
- * whose filter takes it.  Failures are logged and recorded, never returned. */
+ * whose filter takes it: a notification_pending row each, in the caller's
+ * open transaction when there is one.  Beyond NOTIFY_QUEUE_MAX pending rows
+ * a delivery is recorded as "dropped" (logged).  Failures are logged and
+ * recorded, never returned. */
 void notify_alert(struct server *srv, const struct store_alert *a, const char *event);
 
 /* Does channel ch take alert kind `kind` on event ("opened" | "resolved")? */

@@ -571,3 +571,91 @@ int store_delivery_trim(struct store *st, int64_t channel_id, int64_t keep)
 	sqlite3_bind_int64(s, 2, keep);
 	return store_step_done(st, s);
 }
+
+/* ---- the durable notification queue (migration 7) ---- */
+
+int store_pending_insert(struct store *st, int64_t channel_id, int64_t alert_id, const char *event, int64_t now,
+                         int64_t *id)
+{
+	sqlite3_stmt *s = store_stmt(st, "INSERT INTO notification_pending (channel_id, alert_id, event, attempts, "
+	                                 "created_at) VALUES (?, ?, ?, 0, ?)");
+	int rc;
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, channel_id);
+	sqlite3_bind_int64(s, 2, alert_id);
+	store_bind_text(s, 3, event);
+	sqlite3_bind_int64(s, 4, now);
+	rc = store_step_done(st, s);
+	if (rc < 0)
+		return rc;
+	*id = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int store_pending_count(struct store *st, int64_t *n)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT count(*) FROM notification_pending");
+	int rc;
+	*n = 0;
+	if (!s)
+		return -EIO;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : store_err(st, rc);
+}
+
+int store_pending_list(struct store *st, int limit, struct store_pending **out, size_t *n)
+{
+	sqlite3_stmt *s = store_stmt(st, "SELECT id, channel_id, alert_id, event, attempts FROM notification_pending "
+	                                 "ORDER BY id LIMIT ?");
+	struct store_pending *ps;
+	size_t cnt = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!s)
+		return -EIO;
+	ps = calloc((size_t)limit + 1, sizeof(*ps));
+	if (!ps)
+		return -ENOMEM;
+	sqlite3_bind_int(s, 1, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && cnt < (size_t)limit) {
+		struct store_pending *p = &ps[cnt++];
+		p->id = sqlite3_column_int64(s, 0);
+		p->channel_id = sqlite3_column_int64(s, 1);
+		p->alert_id = sqlite3_column_int64(s, 2);
+		store_col_copy(s, 3, p->event, sizeof(p->event));
+		p->attempts = (int)sqlite3_column_int64(s, 4);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(ps);
+		return store_err(st, rc);
+	}
+	*out = ps;
+	*n = cnt;
+	return 0;
+}
+
+int store_pending_set_attempts(struct store *st, int64_t id, int attempts)
+{
+	sqlite3_stmt *s = store_stmt(st, "UPDATE notification_pending SET attempts = ? WHERE id = ?");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int(s, 1, attempts);
+	sqlite3_bind_int64(s, 2, id);
+	return store_step_done(st, s) < 0 ? -EIO : 0;
+}
+
+int store_pending_delete(struct store *st, int64_t id)
+{
+	sqlite3_stmt *s = store_stmt(st, "DELETE FROM notification_pending WHERE id = ?");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	return store_step_done(st, s) < 0 ? -EIO : 0;
+}

@@ -110,4 +110,21 @@ int store_delivery_list(struct store *st, int64_t channel_id, int64_t before, in
 /* Keep at most keep rows per channel (the delivery log is bounded). */
 int store_delivery_trim(struct store *st, int64_t channel_id, int64_t keep);
 
+/* The durable notification queue (migration 7): one row per delivery still
+ * to make (channel, alert, event, attempts so far) — no secret, no text; the
+ * message is rebuilt from the channel and alert rows.  Rows go with their
+ * channel or alert (ON DELETE CASCADE). */
+struct store_pending {
+	int64_t id, channel_id, alert_id;
+	char event[16]; /* opened | resolved */
+	int attempts;
+};
+int store_pending_insert(struct store *st, int64_t channel_id, int64_t alert_id, const char *event, int64_t now,
+                         int64_t *id);
+int store_pending_count(struct store *st, int64_t *n);
+/* Oldest first, at most limit.  OUT: *out (malloc'd), *n. */
+int store_pending_list(struct store *st, int limit, struct store_pending **out, size_t *n);
+int store_pending_set_attempts(struct store *st, int64_t id, int attempts);
+int store_pending_delete(struct store *st, int64_t id);
+
 #endif

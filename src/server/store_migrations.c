@@ -248,5 +248,16 @@ const struct store_migration store_migrations[] = {
 	 "CREATE INDEX deliveries_channel ON notification_deliveries(channel_id, id);"
 	 /* ON DELETE SET NULL when old alerts are purged: without it, a scan per alert */
 	 "CREATE INDEX deliveries_alert ON notification_deliveries(alert_id) WHERE alert_id IS NOT NULL;"},
+	{7, "durable notification queue",
+	 /* one row per delivery still to make; no secret (those stay sealed in the channel row) */
+	 "CREATE TABLE notification_pending ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  channel_id INTEGER NOT NULL REFERENCES notification_channels(id) ON DELETE CASCADE,"
+	 "  alert_id INTEGER NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,"
+	 "  event TEXT NOT NULL CHECK (event IN ('opened','resolved')),"
+	 "  attempts INTEGER NOT NULL DEFAULT 0,"
+	 "  created_at INTEGER NOT NULL"
+	 ");"
+	 "CREATE INDEX notification_pending_alert ON notification_pending(alert_id);"},
 	{0, NULL, NULL},
 };
