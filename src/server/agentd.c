@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "server/alerts.h"
+#include "server/metrics.h"
 #include "server/schedules.h"
 #include "server/server.h"
 #include "server/sse.h"
@@ -314,6 +315,7 @@ void agentd_poll(struct http_ctx *c, int64_t after, int wait)
 		reply_commands(old, NULL); /* a newer poll replaces the older */
 	h->waiter = c;
 	h->waiter_after = after;
+	c->held = true; /* its hold time is not a request duration */
 	tv.tv_sec = wait;
 	tv.tv_usec = 0;
 	event_add(h->timer, &tv);
@@ -336,9 +338,11 @@ void agentd_notify(struct server *srv, int64_t host_id)
 	struct agentd_host *h = srv->agentd ? host_find(srv->agentd, host_id) : NULL;
 	json_t *cmds = NULL;
 	struct http_ctx *c;
+	int64_t t0;
 
 	if (!h || !h->waiter)
 		return;
+	t0 = metrics_now_us();
 	if (store_cmd_list(srv->store, host_id, h->waiter_after, AGENTD_MAX_COMMANDS, &cmds) < 0 ||
 	    json_array_size(cmds) == 0) {
 		json_decref(cmds);
@@ -346,6 +350,7 @@ void agentd_notify(struct server *srv, int64_t host_id)
 	}
 	c = waiter_take(h);
 	reply_commands(c, cmds);
+	metrics_observe_wake(srv, t0);
 }
 
 void agentd_forget(struct server *srv, int64_t host_id)

@@ -92,6 +92,8 @@ static void http_send(struct http_ctx *c, int status, struct evbuffer *body)
 	http_log_reply(c, status);
 	metrics_count_http(c->srv, status);
 	evhttp_send_reply(c->req, status, NULL, body);
+	if (!c->held)
+		metrics_observe_request(c);
 	c->replied = true;
 	c->req = NULL; /* evhttp owns it again */
 	http_ctx_free(c);
@@ -428,6 +430,7 @@ void http_dispatch(struct evhttp_request *req, void *arg)
 	c->req = req;
 	c->method = evhttp_request_get_command(req);
 	c->started_ms = util_now_ms();
+	c->started_us = metrics_now_us();
 	set_client_addr(c);
 
 	if (!uri || strlen(uri) > HTTP_MAX_URL) {

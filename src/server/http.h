@@ -82,6 +82,8 @@ struct http_ctx {
 	int64_t token_id;     /* session or API token row id */
 	int64_t host_id;      /* agent requests */
 	int64_t started_ms;
+	int64_t started_us;   /* monotonic, for the request-duration histogram */
+	bool held;            /* a held long-poll: its hold time is not a request duration */
 	void (*on_close)(struct http_ctx *c, void *arg);
 	void *on_close_arg;
 	bool replied;

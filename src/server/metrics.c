@@ -24,11 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "common/version.h"
 #include "server/agentd.h"
+#include "server/api_agent.h"
 #include "server/plat_proc.h"
 #include "server/secrets.h"
 #include "server/server.h"
@@ -43,8 +45,27 @@ struct metrics_job_count {
 	int64_t n;
 };
 
+/* Histogram bucket upper bounds in µs (the +Inf bucket is implicit). */
+#define METRICS_NBUCKETS 12
+static const int64_t bucket_us[METRICS_NBUCKETS] = {500,   1000,   2000,   5000,   10000,  20000,
+                                                     50000, 100000, 200000, 500000, 1000000, 5000000};
+static const char *const bucket_le[METRICS_NBUCKETS] = {"0.0005", "0.001", "0.002", "0.005", "0.01", "0.02",
+                                                        "0.05",   "0.1",   "0.2",   "0.5",   "1",    "5"};
+
+/* One histogram: per-bucket (non-cumulative) counts, the last one +Inf. */
+struct metrics_hist {
+	int64_t n[METRICS_NBUCKETS + 1];
+	int64_t count, sum_us;
+};
+
+enum route_class { RC_HELLO, RC_POLL, RC_EVENTS, RC_API, RC_OTHER, RC_COUNT };
+static const char *const route_class_name[RC_COUNT] = {"agent_hello", "agent_poll", "agent_events", "api",
+                                                       "other"};
+
 /* Figures the loop owns, copied into each build. */
 struct metrics_counts {
+	struct metrics_hist req[RC_COUNT];
+	struct metrics_hist wake;
 	int64_t http[5]; /* replies by status class 1xx..5xx */
 	int64_t events;
 	struct metrics_job_count jobs[METRICS_JOB_PAIRS];
@@ -110,6 +131,53 @@ void metrics_count_job_finished(struct server *srv, const char *kind, const char
 	util_strlcpy(e->kind, kind, sizeof(e->kind));
 	util_strlcpy(e->status, status, sizeof(e->status));
 	e->n = 1;
+}
+
+int64_t metrics_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void hist_observe(struct metrics_hist *h, int64_t us)
+{
+	size_t i = 0;
+
+	if (us < 0)
+		us = 0;
+	while (i < METRICS_NBUCKETS && us > bucket_us[i])
+		i++;
+	h->n[i]++;
+	h->count++;
+	h->sum_us += us;
+}
+
+void metrics_observe_request(struct http_ctx *c)
+{
+	struct metrics *m = c->srv ? c->srv->metrics : NULL;
+	enum route_class rc = RC_OTHER;
+
+	if (!m || !c->started_us)
+		return;
+	if (c->route) {
+		if (c->route->fn == api_agent_hello)
+			rc = RC_HELLO;
+		else if (c->route->fn == api_agent_commands)
+			rc = RC_POLL;
+		else if (c->route->fn == api_agent_events)
+			rc = RC_EVENTS;
+		else if (!strncmp(c->route->pattern, "/api/", 5))
+			rc = RC_API;
+	}
+	hist_observe(&m->counts.req[rc], metrics_now_us() - c->started_us);
+}
+
+void metrics_observe_wake(struct server *srv, int64_t since_us)
+{
+	struct metrics *m = srv ? srv->metrics : NULL;
+	if (m)
+		hist_observe(&m->counts.wake, metrics_now_us() - since_us);
 }
 
 /* ---- body formatting (worker) ---- */
@@ -360,6 +428,55 @@ static void write_process(struct mbuf *mb)
 		mb_sample1(mb, NS "process_max_fds", NULL, NULL, ps.max_fds);
 }
 
+/* Samples of one histogram: cumulative _bucket{…,le=…}, _sum, _count.
+ * label/value: one optional leading label (NULL for none). */
+static void write_hist(struct mbuf *mb, const char *name, const char *label, const char *value,
+                       const struct metrics_hist *h)
+{
+	int64_t cum = 0;
+
+	for (int i = 0; i <= METRICS_NBUCKETS; i++) {
+		cum += h->n[i];
+		mb_str(mb, name);
+		mb_str(mb, "_bucket{");
+		if (label) {
+			mb_str(mb, label);
+			mb_str(mb, "=\"");
+			mb_label(mb, value);
+			mb_str(mb, "\",");
+		}
+		mb_str(mb, "le=\"");
+		mb_str(mb, i < METRICS_NBUCKETS ? bucket_le[i] : "+Inf");
+		mb_str(mb, "\"} ");
+		mb_i64(mb, cum);
+		mb_str(mb, "\n");
+	}
+	mb_str(mb, name);
+	mb_str(mb, "_sum");
+	if (label) {
+		mb_str(mb, "{");
+		mb_str(mb, label);
+		mb_str(mb, "=\"");
+		mb_label(mb, value);
+		mb_str(mb, "\"}");
+	}
+	mb_str(mb, " ");
+	mb_double(mb, (double)h->sum_us / 1e6);
+	mb_str(mb, "\n");
+	mb_str(mb, name);
+	mb_str(mb, "_count");
+	if (label) {
+		mb_str(mb, "{");
+		mb_str(mb, label);
+		mb_str(mb, "=\"");
+		mb_label(mb, value);
+		mb_str(mb, "\"}");
+	}
+	mb_str(mb, " ");
+	mb_i64(mb, h->count);
+	mb_str(mb, "\n");
+}
+
 static void write_counts(struct mbuf *mb, const struct metrics_counts *k)
 {
 	static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -368,6 +485,14 @@ static void write_counts(struct mbuf *mb, const struct metrics_counts *k)
 	          "HTTP requests answered since start, by status class (event streams count when opened).");
 	for (int i = 0; i < 5; i++)
 		mb_sample1(mb, NS "http_requests_total", "code", classes[i], k->http[i]);
+	mb_family(mb, NS "http_request_duration_seconds", "histogram",
+	          "Time from request dispatch to the reply handed to the connection, by route class (held "
+	          "long-polls excluded: see agent_wake_seconds).");
+	for (int i = 0; i < RC_COUNT; i++)
+		write_hist(mb, NS "http_request_duration_seconds", "route", route_class_name[i], &k->req[i]);
+	mb_family(mb, NS "agent_wake_seconds", "histogram",
+	          "Time from a queued command found for a held agent poll to that poll's reply.");
+	write_hist(mb, NS "agent_wake_seconds", NULL, NULL, &k->wake);
 	mb_family(mb, NS "agent_polls_held", "gauge", "Agent long-polls the server is holding open now.");
 	mb_sample1(mb, NS "agent_polls_held", NULL, NULL, k->polls_held);
 	mb_family(mb, NS "agent_events_ingested_total", "counter",

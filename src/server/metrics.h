@@ -48,6 +48,17 @@ void metrics_count_events(struct server *srv, int64_t n);
 /* Count a job that reached the final status (jobs_publish_state). */
 void metrics_count_job_finished(struct server *srv, const char *kind, const char *status);
 
+/* Request-duration histograms (restic_manager_http_request_duration_seconds
+ * by route class, restic_manager_agent_wake_seconds).  Fixed arrays in
+ * struct metrics; no allocation.  metrics_now_us() is CLOCK_MONOTONIC in µs. */
+int64_t metrics_now_us(void);
+/* Observe c's duration from dispatch (c->started_us) to now; http.c calls it
+ * as the reply is handed to evhttp, except for held long-polls. */
+void metrics_observe_request(struct http_ctx *c);
+/* Observe the wake-up of a held poll: from since_us (agentd_notify found
+ * the queued command) to the reply. */
+void metrics_observe_wake(struct server *srv, int64_t since_us);
+
 /* GET /metrics (routes.c; ACCESS_PUBLIC, guarded here). */
 void api_metrics(struct http_ctx *c);
 

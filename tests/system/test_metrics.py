@@ -139,6 +139,12 @@ def parse_prom(text):
             fam[key] = rest
             continue
         name, labels, value = parse_sample(line, ln)
+        if current and fams[current].get("type") == "histogram" and \
+                name in (current + "_bucket", current + "_sum", current + "_count"):
+            if name.endswith("_bucket") != ("le" in labels):
+                raise ParseError(f"line {ln}: le label on a non-bucket or missing on a bucket")
+            labels = dict(labels, __name__=name)
+            name = current
         if name != current:
             raise ParseError(f"line {ln}: sample of {name} outside its family ({current})")
         fam = fams[name]
@@ -174,7 +180,11 @@ def test_parser_rejects_what_it_must():
         '# HELP a x\n# TYPE a gauge\n\na 1\n',                     # empty line
         '# HELP a x\n# TYPE a counter\na 1\n',                     # counter without _total
         '# HELP a x\n# TYPE a gauge\na 1\n# HELP b x\n# TYPE b gauge\n# HELP a y\n',  # not contiguous
+        '# HELP h x\n# TYPE h histogram\nh_bucket 1\n',            # bucket without le
+        '# HELP h x\n# TYPE h gauge\nh_bucket{le="1"} 1\n',        # suffix on a non-histogram
     ]
+    h = parse_prom('# HELP h x\n# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 0.5\nh_count 2\n')
+    assert histogram(h, "h") == ([(math.inf, 2.0)], 0.5, 2.0)
     for text in bad:
         with pytest.raises(ParseError):
             parse_prom(text)
@@ -194,6 +204,23 @@ def value(fams, name, **labels):
     hits = [v for l, v in fams[name]["samples"] if all(l.get(k) == str(x) for k, x in labels.items())]
     assert len(hits) <= 1, (name, labels, hits)
     return hits[0] if hits else None
+
+
+def histogram(fams, name, **labels):
+    """([(le, cumulative count)] sorted by le, sum, count) of one histogram series;
+    checks the buckets are cumulative and end in +Inf equal to the count."""
+    assert fams[name]["type"] == "histogram", name
+    want = {k: str(v) for k, v in labels.items()}
+    rows = [(l, v) for l, v in fams[name]["samples"]
+            if {k: x for k, x in l.items() if k not in ("__name__", "le")} == want]
+    buckets = sorted((float(l["le"]), v) for l, v in rows if l["__name__"] == name + "_bucket")
+    sums = [v for l, v in rows if l["__name__"] == name + "_sum"]
+    counts = [v for l, v in rows if l["__name__"] == name + "_count"]
+    assert len(sums) == 1 and len(counts) == 1 and buckets, (name, labels, rows)
+    assert buckets[-1][0] == math.inf and buckets[-1][1] == counts[0], (name, labels, buckets, counts)
+    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), ("not cumulative", name, labels, buckets)
+    assert sums[0] >= 0
+    return buckets, sums[0], counts[0]
 
 
 def check_server_clean(s, secrets=()):
@@ -527,3 +554,64 @@ def test_figures_follow_a_real_enrolment_and_backup(server, admin, make_agent, t
 
 def fams_total(fams, name):
     return sum(v for _, v in fams[name]["samples"])
+
+
+ROUTE_CLASSES = ("agent_hello", "agent_poll", "agent_events", "api", "other")
+
+
+@pytest.mark.parametrize("server", [{"RM_METRICS_TOKEN": TOKEN}], indirect=True)
+def test_request_duration_histograms(server, admin):
+    """restic_manager_http_request_duration_seconds by route class and
+    restic_manager_agent_wake_seconds: present, cumulative, counts growing with
+    the requests made; a held poll counts as a wake-up, not as a request."""
+    import threading
+    dur, wake = "restic_manager_http_request_duration_seconds", "restic_manager_agent_wake_seconds"
+    fams = scrape(server)
+    assert fams[dur]["type"] == "histogram" and fams[dur]["help"]
+    assert fams[wake]["type"] == "histogram" and fams[wake]["help"]
+    before = {rc: histogram(fams, dur, route=rc)[2] for rc in ROUTE_CLASSES}
+    wake0 = histogram(fams, wake)[2]
+    assert before["api"] >= 2  # bootstrap and login
+
+    r = admin.post("/api/v1/enrollment-tokens",
+                   json={"hostname": "h1", "repository": {"url": "/tmp/none", "password": PASSWORD}})
+    assert r.status_code == 201, r.text
+    r = requests.post(server.url + "/api/agent/v1/enroll", headers={"X-RM-Protocol": "1"},
+                      json={"token": r.json()["token"], "hostname": "h1", "os": "linux", "arch": "amd64",
+                            "agent_version": "test", "restic_version": "0.16.0", "protocol_version": 1}, timeout=30)
+    assert r.status_code in (200, 201), r.text
+    hid, ah = r.json()["host_id"], {"X-RM-Protocol": "1", "Authorization": "Bearer " + r.json()["agent_token"]}
+    base = server.url + "/api/agent/v1"
+    r = requests.post(base + "/hello", headers=ah, timeout=30,
+                      json={"protocol_version": 1, "agent_version": "test", "os": "linux", "arch": "amd64",
+                            "hostname": "h1", "restic_version": "0.16.0", "schedule_version": 0,
+                            "running_job_id": None, "last_command_seq": 0})
+    assert r.status_code == 200, r.text
+    for _ in range(3):
+        assert requests.get(base + "/commands?after=0&wait=0", headers=ah, timeout=30).status_code == 200
+    requests.post(base + "/events", headers=ah, json={"events": []}, timeout=30)
+    requests.get(server.url + "/no-such-thing", timeout=30)
+
+    # a held poll woken by a queued job
+    got = {}
+    t = threading.Thread(target=lambda: got.update(
+        r=requests.get(base + "/commands?after=0&wait=30", headers=ah, timeout=60)))
+    t.start()
+    wait_for(lambda: admin.get(f"/api/v1/hosts/{hid}").json()["polling"] is True, what="held poll")
+    held = histogram(scrape(server), dur, route="agent_poll")[2]
+    r = admin.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": "backup", "paths": ["/srv"]})
+    assert r.status_code == 201, r.text
+    t.join(60)
+    assert got["r"].status_code == 200 and got["r"].json()["commands"], got["r"].text
+
+    fams = scrape(server)
+    after = {rc: histogram(fams, dur, route=rc)[2] for rc in ROUTE_CLASSES}
+    assert after["agent_hello"] >= before["agent_hello"] + 1
+    assert after["agent_poll"] >= before["agent_poll"] + 3
+    assert after["agent_events"] >= before["agent_events"] + 1
+    assert after["api"] >= before["api"] + 4  # enrolment token, enrol, hosts, job (+ scrapes' own)
+    assert after["other"] >= before["other"] + 1
+    assert after["agent_poll"] == held  # the held poll is not a request duration
+    buckets, total, n = histogram(fams, wake)
+    assert n == wake0 + 1
+    assert total < 5 and buckets[-2][0] == 5  # fixed buckets up to 5 s
