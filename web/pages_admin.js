@@ -1,7 +1,7 @@
 // pages_admin.js — the audit trail (filters, paging, CSV export) and user
 // management (admins only; the API enforces it too).
 import { api, qs } from './api.js';
-import { h, clear, field, badge, fmtTime, ageEl, emptyState, errorBox, loading, toast, confirmDialog, put } from './ui.js';
+import { h, clear, field, focusKey, restoreFocus, badge, fmtTime, ageEl, emptyState, errorBox, loading, toast, confirmDialog, put } from './ui.js';
 
 export async function pageAudit(ctx) {
   const main = ctx.main;
@@ -82,6 +82,8 @@ export async function pageUsers(ctx) {
     } catch (e) { toast(e.message, 'bad'); }
   });
   async function load() {
+    // Each change redraws the table: keep the keyboard focus on the same control.
+    const focus = focusKey(box);
     try {
       const r = await api.get('/users');
       const items = (r && r.items) || [];
@@ -101,7 +103,7 @@ export async function pageUsers(ctx) {
             if (!await confirmDialog({ title: `Delete ${u.username}?`, text: 'Their sessions and API tokens stop working at once.', ok: 'Delete user', typed: u.username })) return;
             try { await api.del(`/users/${u.id}`); toast('User deleted', 'ok'); load(); } catch (e) { toast(e.message, 'bad'); }
           });
-          const toggle = h('button', { type: 'button', class: 'btn small', text: u.disabled ? 'Enable' : 'Disable', disabled: self, 'aria-label': `${u.disabled ? 'Enable' : 'Disable'} user ${u.username}` });
+          const toggle = h('button', { type: 'button', class: 'btn small', 'data-key': 'toggle', text: u.disabled ? 'Enable' : 'Disable', disabled: self, 'aria-label': `${u.disabled ? 'Enable' : 'Disable'} user ${u.username}` });
           toggle.addEventListener('click', async () => {
             if (!u.disabled && !await confirmDialog({ title: `Disable ${u.username}?`, text: 'Their sessions end and their API tokens are revoked (enabling again does not bring the tokens back).', ok: 'Disable user' })) return;
             try { await api.patch(`/users/${u.id}`, { disabled: !u.disabled }); toast(u.disabled ? 'User enabled' : 'User disabled', 'ok'); load(); } catch (e) { toast(e.message, 'bad'); }
@@ -112,11 +114,12 @@ export async function pageUsers(ctx) {
             if (!await confirmDialog(opts)) return;
             try { await api.patch(`/users/${u.id}`, { password: opts.value }); toast(`Password of ${u.username} reset`, 'ok'); load(); } catch (e) { toast(e.message, 'bad'); }
           });
-          return h('tr', null, h('td', { 'data-label': 'User' }, h('strong', { text: u.username }), self ? h('span', { class: 'muted', text: ' (you)' }) : null, u.disabled ? [' ', badge('none', 'disabled')] : null),
+          return h('tr', { 'data-key': `user-${u.id}` }, h('td', { 'data-label': 'User' }, h('strong', { text: u.username }), self ? h('span', { class: 'muted', text: ' (you)' }) : null, u.disabled ? [' ', badge('none', 'disabled')] : null),
             h('td', { 'data-label': 'Role' }, sel), h('td', { 'data-label': 'Created', text: fmtTime(u.created_at) }),
             h('td', { 'data-label': 'Last login' }, u.last_login_at ? ageEl(u.last_login_at) : 'never'), h('td', { class: 'actions-cell' }, reset, ' ', toggle, ' ', del));
         })))));
     } catch (e) { put(clear(box), errorBox(e, 'users')); }
+    restoreFocus(box, focus);
   }
   await load();
 }

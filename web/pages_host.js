@@ -3,7 +3,7 @@
 // host_config.js, Repo in host_repo.js).  Write actions are shown to
 // operators (admins for delete) only; the API enforces the same rules.
 import { api, listAll, qs } from './api.js';
-import { h, clear, field, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, tabs, actionButton, toDate, put } from './ui.js';
+import { h, clear, field, keepFocus, badge, fmtBytes, fmtNumber, fmtTime, fmtDuration, ageEl, emptyState, errorBox, loading, toast, confirmDialog, tabs, actionButton, toDate, put } from './ui.js';
 import { hostName, hostStatus, hostOs, lastBackup, repoSize, snapshotCount, hostTags, lastSeen } from './hostfields.js';
 import { fleetStream } from './pages_dash.js';
 import { tabRepo } from './host_repo.js';
@@ -68,7 +68,8 @@ export async function pageHost(ctx) {
     try { host = await api.get(`/hosts/${encodeURIComponent(id)}`); if (!ctx.stale()) drawHead(); } catch { /* keep the old view */ }
     if (tabDirty && !ctx.stale() && ['snapshots', 'repo', 'jobs'].includes(tab)) {
       tabDirty = false;
-      try { await fn(ctx, host, body); } catch (e) { put(clear(body), errorBox(e)); }
+      // A live redraw keeps the keyboard focus on the same logical control.
+      await keepFocus(body, async () => { try { await fn(ctx, host, body); } catch (e) { put(clear(body), errorBox(e)); } });
     }
   }, (type, data) => {
     if (type === 'job' && data && String(data.host_id) === String(id) && (tab === 'jobs' || FINAL.includes(data.status))) tabDirty = true;
@@ -106,7 +107,7 @@ async function tabSnapshots(ctx, host, body) {
           if (cb.checked) picked.add(sid); else picked.delete(sid);
           diffBtn.disabled = picked.size !== 2;
         });
-        return h('tr', null, op ? h('td', null, cb) : null,
+        return h('tr', { 'data-key': `snap-${sid}` }, op ? h('td', null, cb) : null,
           h('td', { 'data-label': 'Time', text: fmtTime(s.time) }),
           h('td', { 'data-label': 'ID' }, h('code', { text: s.short_id || String(sid).slice(0, 8) })),
           h('td', { 'data-label': 'Paths', class: 'paths' }, (s.paths || []).map((p) => h('div', { text: p }))),
@@ -125,7 +126,7 @@ export function jobDuration(j) {
 export function jobsTable(jobs, withHost) {
   return h('div', { class: 'table-wrap' }, h('table', { class: 'table' }, h('caption', { class: 'sr-only', text: 'Jobs' }),
     h('thead', null, h('tr', null, ['Job', withHost ? 'Host' : null, 'Kind', 'Status', 'Started', 'Duration', 'By'].filter(Boolean).map((t) => h('th', { scope: 'col', text: t })))),
-    h('tbody', null, jobs.map((j) => h('tr', null,
+    h('tbody', null, jobs.map((j) => h('tr', { 'data-key': `job-${j.id}` },
       h('td', { 'data-label': 'Job' }, h('a', { href: `#/jobs/${j.id}`, class: 'mono', text: String(j.id).slice(0, 8) })),
       withHost ? h('td', { 'data-label': 'Host' }, h('a', { href: `#/hosts/${j.host_id}`, text: j.host_name || j.hostname || `host ${j.host_id}` })) : null,
       h('td', { 'data-label': 'Kind', text: j.kind }),

@@ -268,3 +268,46 @@ export function tabs(items, active, hrefFor) {
   return h('nav', { class: 'tabs', 'aria-label': 'Sections' }, items.map(([key, label]) =>
     h('a', { href: hrefFor(key), class: key === active ? 'active' : undefined, 'aria-current': key === active ? 'page' : undefined, text: label })));
 }
+
+// ---- keeping keyboard focus across live redraws -----------------------------
+// A redraw replaces a region's nodes, which drops the focus to <body>.  The
+// focused control is remembered by a stable key (its row's data-key, its own
+// data-key, tag and accessible name or href) and the matching control of the
+// new nodes gets the focus back.
+
+const FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]';
+
+function focusKeyOf(el) {
+  const row = el.closest('[data-key]');
+  const name = el.getAttribute('data-key') || el.getAttribute('aria-label') || el.getAttribute('href') || el.getAttribute('name') || (el.textContent || '').trim();
+  return [row && row !== el ? row.getAttribute('data-key') : '', el.tagName, el.type || '', name].join('\u0001');
+}
+
+/** The key of the focused element when it lies inside region, else null. */
+export function focusKey(region) {
+  const a = document.activeElement;
+  return a && a !== region && region.contains(a) ? focusKeyOf(a) : null;
+}
+
+/** Re-focus the control of region whose key is key, when the focus was lost
+ *  (it is on <body> or on a removed node); true when it did. */
+export function restoreFocus(region, key) {
+  if (!key) return false;
+  const a = document.activeElement;
+  if (a && a !== document.body && a.isConnected) return false;
+  const all = [...region.querySelectorAll(FOCUSABLE)].filter((el) => !el.disabled && !el.hidden);
+  let el = all.find((x) => focusKeyOf(x) === key);
+  // The control itself is gone (e.g. a finished job lost its Cancel button):
+  // fall back to the first control of the same row.
+  const row = key.split('\u0001')[0];
+  if (!el && row) el = all.find((x) => { const r = x.closest('[data-key]'); return r && r !== x && r.getAttribute('data-key') === row; });
+  if (!el) return false;
+  el.focus({ preventScroll: true });
+  return true;
+}
+
+/** Run redraw() (sync or async) on region, keeping the keyboard focus. */
+export async function keepFocus(region, redraw) {
+  const key = focusKey(region);
+  try { return await redraw(); } finally { restoreFocus(region, key); }
+}
