@@ -101,11 +101,15 @@ export async function pageJob(ctx) {
   const follow = h('input', { type: 'checkbox', checked: true });
   const summaryBox = h('div');
   const liveEl = h('span', { class: 'live' });
+  // Screen readers hear the job's state changes (queued → running → done).
+  const announce = h('p', { class: 'sr-only', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true', 'data-role': 'job-announce' });
+  let announced = null;
   const metaBox = h('div');
   let progressCard = null;
 
   put(main, 
     h('p', { class: 'crumbs' }, h('a', { href: '#/', text: 'Dashboard' }), ' / ', host ? h('a', { href: `#/hosts/${job.host_id}/jobs`, text: hostName(host) }) : `host ${job.host_id}`, ' / ', h('span', { text: `job #${shortId(id)}` })),
+    announce,
     h('div', { class: 'page-head' }, h('h1', { text: `${job.kind ? job.kind[0].toUpperCase() + job.kind.slice(1) : 'Job'} #${shortId(id)}` }), statusBox, liveEl,
       h('div', { class: 'head-actions' }, ctx.can('operator') ? cancelBtn : null)),
     metaBox,
@@ -128,6 +132,11 @@ export async function pageJob(ctx) {
   };
   const drawStatus = () => {
     put(clear(statusBox), badge(job.status));
+    if (job.status && job.status !== announced) {
+      // The first state is on the page already; announce only changes.
+      if (announced !== null) announce.textContent = `${job.kind || 'Job'} #${shortId(id)} ${job.status}`;
+      announced = job.status;
+    }
     cancelBtn.hidden = FINAL.has(job.status);
     drawMeta();
     if (FINAL.has(job.status)) {
@@ -172,6 +181,8 @@ export async function pageJob(ctx) {
       progress.setAttribute('aria-valuenow', pct.toFixed(0));
       pctEl.textContent = pct.toFixed(pct < 10 ? 1 : 0) + ' %';
     }
+    const valueText = () => [pctEl.textContent !== '—' ? pctEl.textContent.replace(' %', '%') : null,
+      filesEl.textContent !== '—' ? `${filesEl.textContent} files` : null, etaEl.textContent !== '—' ? `${etaEl.textContent} left` : null].filter(Boolean).join(', ');
     if (final) {
       // A finished backup: the totals come from restic's summary (the last
       // progress report may predate the final counts).
@@ -182,6 +193,7 @@ export async function pageJob(ctx) {
       if (bytes !== undefined) bytesEl.textContent = `${fmtBytes(bytes)} of ${fmtBytes(bytes)}`;
       etaEl.textContent = '—';
       currentEl.textContent = '';
+      progress.setAttribute('aria-valuetext', valueText() || 'done');
       return;
     }
     if (progressCard) progressCard.hidden = false;
@@ -193,6 +205,8 @@ export async function pageJob(ctx) {
     etaEl.textContent = eta !== undefined ? fmtDuration(eta) : '—';
     const cur = pick(p, 'current_files');
     currentEl.textContent = Array.isArray(cur) && cur.length ? 'Now: ' + cur.join(', ') : '';
+    const vt = valueText();
+    if (vt) progress.setAttribute('aria-valuetext', vt); else progress.removeAttribute('aria-valuetext');
   };
   const appendLines = (lines, fromCache) => {
     const frag = document.createDocumentFragment();
