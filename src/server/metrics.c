@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ static const char *const route_class_name[RC_COUNT] = {"agent_hello", "agent_pol
 struct metrics_counts {
 	struct metrics_hist req[RC_COUNT];
 	struct metrics_hist wake;
+	struct metrics_hist lag; /* loop lag: how late the LAG_PROBE_US timer fires */
 	int64_t http[5]; /* replies by status class 1xx..5xx */
 	int64_t events;
 	struct metrics_job_count jobs[METRICS_JOB_PAIRS];
@@ -83,7 +85,11 @@ struct metrics {
 	struct metrics_counts counts;
 	struct store *reader;           /* worker (build_run) only; opened there on first use */
 	struct metrics_build *inflight; /* loop */
+	struct event *lag_probe;        /* loop; fires every LAG_PROBE_US */
+	int64_t lag_due_us;
 };
+
+#define LAG_PROBE_US 100000
 
 /* ---- counters (loop) ---- */
 
@@ -178,6 +184,20 @@ void metrics_observe_wake(struct server *srv, int64_t since_us)
 	struct metrics *m = srv ? srv->metrics : NULL;
 	if (m)
 		hist_observe(&m->counts.wake, metrics_now_us() - since_us);
+}
+
+/* A timer due every LAG_PROBE_US: the time past due when it runs is how
+ * long a ready socket waits for the loop (busy in other callbacks) before
+ * its request is even dispatched — the part the request histogram misses. */
+static void on_lag_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics *m = arg;
+	int64_t now = metrics_now_us();
+
+	(void)fd;
+	(void)what;
+	hist_observe(&m->counts.lag, now - m->lag_due_us);
+	m->lag_due_us = now + LAG_PROBE_US;
 }
 
 /* ---- body formatting (worker) ---- */
@@ -493,6 +513,9 @@ static void write_counts(struct mbuf *mb, const struct metrics_counts *k)
 	mb_family(mb, NS "agent_wake_seconds", "histogram",
 	          "Time from a queued command found for a held agent poll to that poll's reply.");
 	write_hist(mb, NS "agent_wake_seconds", NULL, NULL, &k->wake);
+	mb_family(mb, NS "loop_lag_seconds", "histogram",
+	          "How late a timer due every 0.1 s runs: the wait of ready work for the busy event loop.");
+	write_hist(mb, NS "loop_lag_seconds", NULL, NULL, &k->lag);
 	mb_family(mb, NS "agent_polls_held", "gauge", "Agent long-polls the server is holding open now.");
 	mb_sample1(mb, NS "agent_polls_held", NULL, NULL, k->polls_held);
 	mb_family(mb, NS "agent_events_ingested_total", "counter",
@@ -714,6 +737,12 @@ int metrics_start(struct server *srv)
 		secrets_token_hash(srv->cfg.metrics_token, m->token_hash);
 		explicit_bzero(srv->cfg.metrics_token, sizeof(srv->cfg.metrics_token));
 	}
+	m->lag_probe = srv->base ? event_new(srv->base, -1, EV_PERSIST, on_lag_probe, m) : NULL;
+	if (m->lag_probe) {
+		struct timeval tv = {0, LAG_PROBE_US};
+		m->lag_due_us = metrics_now_us() + LAG_PROBE_US;
+		event_add(m->lag_probe, &tv);
+	}
 	srv->metrics = m;
 	return 0;
 }
@@ -725,6 +754,8 @@ void metrics_stop(struct server *srv)
 	if (!m)
 		return;
 	store_metrics_close(m->reader);
+	if (m->lag_probe)
+		event_free(m->lag_probe);
 	explicit_bzero(m->token_hash, sizeof(m->token_hash));
 	free(m);
 	srv->metrics = NULL;

@@ -614,4 +614,9 @@ def test_request_duration_histograms(server, admin):
     assert after["agent_poll"] == held  # the held poll is not a request duration
     buckets, total, n = histogram(fams, wake)
     assert n == wake0 + 1
+    lag = "restic_manager_loop_lag_seconds"
+    assert fams[lag]["type"] == "histogram"
+    n_lag = histogram(fams, lag)[2]
+    assert n_lag >= 1  # a probe every 0.1 s since the start
+    wait_for(lambda: histogram(scrape(server), lag)[2] > n_lag, what="loop lag probes")
     assert total < 5 and buckets[-2][0] == 5  # fixed buckets up to 5 s
