@@ -11,6 +11,7 @@ const KINDS = [
   ['forget', 'Forget old snapshots', 'One forget per source group that has a retention policy.'],
   ['prune', 'Prune unreferenced data', 'Frees space after forgets; needs an exclusive lock.'],
   ['check', 'Check integrity', 'restic check, optionally reading part of the data.'],
+  ['stats', 'Refresh repository size', 'restic stats; also queued once after the first successful backup.'],
 ];
 
 function kv(rows) {

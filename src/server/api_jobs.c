@@ -24,6 +24,7 @@
 #include "server/agentd.h"
 #include "server/alerts.h"
 #include "server/audit.h"
+#include "server/maintenance.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/sse.h"
@@ -122,8 +123,10 @@ void jobs_publish_state(struct server *srv, const char *job_id)
 		else
 			sse_publish_job(srv, j.id, "state", j.log_lines, o);
 	}
-	if (store_job_status_is_final(j.status))
-		alerts_job_changed(srv, &j); /* backup/maintenance failed or cleared */
+	if (store_job_status_is_final(j.status)) {
+		alerts_job_changed(srv, &j);       /* backup/maintenance failed or cleared */
+		maintenance_job_finished(srv, &j); /* the first backup: repository size */
+	}
 	store_job_release(&j);
 }
 

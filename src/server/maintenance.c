@@ -1,7 +1,8 @@
 /*
  * maintenance.c — server-driven repository maintenance per host: `forget`
  * (per group with a retention policy, daily by default), `prune` (weekly)
- * and `check` (weekly, optionally with --read-data-subset), each with its
+ * `check` (weekly, optionally with --read-data-subset) and `stats` (daily,
+ * so the repository size is known without an operator), each with its
  * own interval and each disableable; plus GET/PUT
  * /api/v1/hosts/{id}/maintenance, which also shows the repository's locks
  * and last check from the agent's repo.stats.  Loop thread.
@@ -12,7 +13,9 @@
  * are online; offline hosts are skipped and get their due work when they are
  * back.  A kind is not queued again while a system job of that kind is still
  * queued or running on the host.  A host seen for the first time starts its
- * intervals then (nothing runs at once on a fresh host).
+ * intervals then (nothing runs at once on a fresh host); the exception is
+ * `stats`: a host's first successful backup (its repository size still
+ * unknown) queues one stats job at once (maintenance_job_finished).
  *
  * The optional privileged repository password (for prune) is sealed at rest
  * (AD "host:<id>:maintenance").  The prune job's stored `run` command carries
@@ -57,6 +60,7 @@ static const struct maint_kind kinds[] = {
 	{"forget", 24},
 	{"prune", 24 * 7},
 	{"check", 24 * 7},
+	{"stats", 24},
 };
 
 static struct event *maint_timer;
@@ -90,7 +94,8 @@ static int64_t last_of(const struct store_sched_state *st, const char *kind)
 {
 	return strcmp(kind, "forget") == 0 ? st->forget_last
 	     : strcmp(kind, "prune") == 0  ? st->prune_last
-					   : st->check_last;
+	     : strcmp(kind, "check") == 0  ? st->check_last
+					   : st->stats_last;
 }
 
 static bool has_pending(struct server *srv, int64_t hid, const char *kind)
@@ -211,12 +216,44 @@ static void run_kind(struct server *srv, int64_t hid, const struct maint_kind *k
 			queue_job(srv, hid, "prune", args, NULL, cred);
 		json_decref(args);
 		json_decref(cred);
+	} else if (strcmp(k->name, "stats") == 0) {
+		json_t *args = json_object(); /* no mode: restore size, then raw size and locks */
+		if (args)
+			queue_job(srv, hid, "stats", args, NULL, NULL);
+		json_decref(args);
 	} else {
 		json_t *args = s->subset ? json_pack("{s:s}", "read_data_subset", s->subset) : json_object();
 		if (args)
 			queue_job(srv, hid, "check", args, NULL, NULL);
 		json_decref(args);
 	}
+}
+
+void maintenance_job_finished(struct server *srv, const struct store_job *j)
+{
+	const struct maint_kind *k = &kinds[ARRAY_LEN(kinds) - 1]; /* stats */
+	struct store_sched_state st;
+	struct store_host h;
+	struct maint_setting s;
+	json_t *settings;
+	bool known;
+
+	if (strcmp(j->kind, "backup") != 0 || (strcmp(j->status, "succeeded") != 0 && strcmp(j->status, "warning") != 0))
+		return;
+	if (store_host_get(srv->store, j->host_id, &h) < 0)
+		return;
+	known = h.has_repo_size;
+	store_host_release(&h);
+	if (known || store_sched_state_get(srv->store, j->host_id, &st) < 0)
+		return;
+	settings = json_loads(st.maintenance, 0, NULL);
+	setting_get(settings, k, &s);
+	json_decref(settings);
+	store_sched_state_release(&st);
+	if (!s.enabled || has_pending(srv, j->host_id, k->name))
+		return;
+	store_sched_state_set_maint_last(srv->store, j->host_id, k->name, util_now());
+	run_kind(srv, j->host_id, k, &s);
 }
 
 static void maintain_host(struct server *srv, int64_t hid, int64_t now)
@@ -482,7 +519,7 @@ void api_maintenance_put(struct http_ctx *c)
 		}
 		if (!k) {
 			http_reply_error(c, 400, HTTP_ERR_INVALID_FIELD,
-					 "unknown field (use forget, prune, check, privileged_password)");
+					 "unknown field (use forget, prune, check, stats, privileged_password)");
 			goto out;
 		}
 		if (!json_is_object(val)) {

@@ -1,6 +1,6 @@
 /*
  * maintenance.h — server-driven repository maintenance (forget, prune,
- * check cadences per host, queued as `system` jobs) and its API
+ * check, stats cadences per host, queued as `system` jobs) and its API
  * GET/PUT /api/v1/hosts/{id}/maintenance.  Loop thread.
  */
 #ifndef RM_MAINTENANCE_H
@@ -12,9 +12,14 @@
 #include "server/http.h"
 
 struct server;
+struct store_job;
 
 /* Start the maintenance timer.  Return 0 or -errno (logged). */
 int maintenance_start(struct server *srv);
+/* A job finished (loop thread): a host's first successful backup, while its
+ * repository size is unknown, queues one `stats` system job (unless the
+ * stats cadence is disabled or one is pending). */
+void maintenance_job_finished(struct server *srv, const struct store_job *j);
 void maintenance_stop(struct server *srv);
 
 /* {"password": …} from the host's sealed privileged credential (new

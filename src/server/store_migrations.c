@@ -259,5 +259,7 @@ const struct store_migration store_migrations[] = {
 	 "  created_at INTEGER NOT NULL"
 	 ");"
 	 "CREATE INDEX notification_pending_alert ON notification_pending(alert_id);"},
+	{8, "maintenance: stats cadence (last queued)",
+	 "ALTER TABLE host_sched_state ADD COLUMN stats_last INTEGER;"},
 	{0, NULL, NULL},
 };

@@ -445,7 +445,7 @@ int store_sched_state_get(struct store *st, int64_t host_id, struct store_sched_
 	if (r < 0)
 		return r;
 	q = store_stmt(st, "SELECT s.host_id, s.version, h.schedule_version, s.timezone, s.sources_ready, "
-			   "s.maintenance, s.forget_last, s.prune_last, s.check_last "
+			   "s.maintenance, s.forget_last, s.prune_last, s.check_last, s.stats_last "
 			   "FROM host_sched_state s JOIN hosts h ON h.id = s.host_id WHERE s.host_id = ?");
 	if (!q)
 		return -EIO;
@@ -462,6 +462,7 @@ int store_sched_state_get(struct store *st, int64_t host_id, struct store_sched_
 		s->forget_last = col_i64_or0(q, 6);
 		s->prune_last = col_i64_or0(q, 7);
 		s->check_last = col_i64_or0(q, 8);
+		s->stats_last = col_i64_or0(q, 9);
 		r = s->maintenance ? 0 : -ENOMEM;
 	} else {
 		r = rc == SQLITE_DONE ? -ENOENT : store_err(st, rc);
@@ -530,6 +531,8 @@ int store_sched_state_set_maint_last(struct store *st, int64_t host_id, const ch
 		q = store_stmt(st, "UPDATE host_sched_state SET prune_last = ? WHERE host_id = ?");
 	else if (strcmp(which, "check") == 0)
 		q = store_stmt(st, "UPDATE host_sched_state SET check_last = ? WHERE host_id = ?");
+	else if (strcmp(which, "stats") == 0)
+		q = store_stmt(st, "UPDATE host_sched_state SET stats_last = ? WHERE host_id = ?");
 	else
 		return -EINVAL;
 	if (!q)

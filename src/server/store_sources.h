@@ -57,7 +57,7 @@ struct store_sched_state {
 	char timezone[TZ_NAME_MAX + 1]; /* "" = unknown (UTC) */
 	bool sources_ready;             /* the default group was created */
 	char *maintenance;              /* JSON object text, owned */
-	int64_t forget_last, prune_last, check_last;
+	int64_t forget_last, prune_last, check_last, stats_last;
 };
 void store_sched_state_release(struct store_sched_state *s);
 

@@ -105,12 +105,17 @@ test('repository tab: health, editable maintenance cadences, a stale lock with i
   await prune.fill('72');
   await page.getByLabel('Forget old snapshots: automatically').uncheck();
   await page.getByLabel('Read data subset (empty = metadata only)').fill('5%');
+  const stats = page.getByLabel('Refresh repository size: every (hours)');
+  assert.equal(await stats.inputValue(), '24');
+  await stats.fill('12');
   await page.getByRole('button', { name: 'Save maintenance settings' }).click();
   await page.getByText('Maintenance settings saved').waitFor();
   const m = (await admin.get(`/api/v1/hosts/${id}/maintenance`)).json;
   assert.equal(m.prune.every_hours, 72);
   assert.equal(m.forget.enabled, false);
   assert.equal(m.check.read_data_subset, '5%');
+  assert.equal(m.stats.every_hours, 12);
+  assert.equal(m.stats.enabled, true);
   await page.reload();
   await page.getByLabel('Prune unreferenced data: every (hours)').waitFor();
   assert.equal(await page.getByLabel('Prune unreferenced data: every (hours)').inputValue(), '72');

@@ -300,7 +300,9 @@ def test_job_lifecycle_via_events(server, admin):
     snaps = admin.get(f"/api/v1/hosts/{a.host_id}/snapshots").json()["items"]
     assert snaps[0]["short_id"] == "abababab" and snaps[0]["paths"] == ["/etc"] and snaps[0]["tags"] == ["daily"]
     lst = admin.get(f"/api/v1/jobs?host={a.host_id}").json()
-    assert lst["items"][0]["id"] == jid and lst["items"][0]["actor"] == "user"
+    # the first successful backup also queued a `stats` system job (repository size)
+    assert [(j["kind"], j["actor"]) for j in lst["items"][:1]] == [("stats", "system")]
+    assert lst["items"][1]["id"] == jid and lst["items"][1]["actor"] == "user"
     assert admin.get("/api/v1/jobs?status=succeeded&kind=backup").json()["items"][0]["id"] == jid
     assert admin.get("/api/v1/jobs?status=failed").json()["items"] == []
     s = admin.get("/api/v1/fleet/summary").json()

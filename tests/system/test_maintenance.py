@@ -1,16 +1,18 @@
 """Server-driven repository maintenance: GET/PUT /api/v1/hosts/{id}/maintenance,
-forget/prune/check queued as `system` jobs when due (test-only tick
+forget/prune/check/stats queued as `system` jobs when due (test-only tick
 RM_TEST_MAINTENANCE_TICK_SECONDS=1; "due" is made by ageing the last-run
 times in the database), offline hosts skipped until they return, the
 privileged credential only in the prune job's run command, lock holders
-from repo.stats."""
+from repo.stats, and a host's first successful backup queueing one stats job
+(real agent, real restic) so its repository size is known."""
 import os
+import shutil
 import sqlite3
 
 import pytest
 import requests
 
-from conftest import Server, Client, wait_for, error_code, ADMIN_USER, ADMIN_PASSWORD
+from conftest import SANITIZED, Agent, Server, Client, wait_for, error_code, ADMIN_USER, ADMIN_PASSWORD
 from test_schedules import MiniAgent
 
 PRIV = "Privileged-Prune-Pass-93kq"
@@ -69,6 +71,7 @@ def test_settings_get_put_and_validation(mserver, madmin):
     m = madmin.get(base).json()
     assert m["forget"]["enabled"] and m["forget"]["every_hours"] == 24
     assert m["prune"]["every_hours"] == 168 and m["check"]["every_hours"] == 168
+    assert m["stats"]["enabled"] and m["stats"]["every_hours"] == 24
     assert m["check"]["read_data_subset"] is None and m["privileged_credential"] is False
     assert m["locks"] == [] and m["last_check"] is None
     r = madmin.put(base, json={"check": {"read_data_subset": "10%", "every_hours": 48},
@@ -79,7 +82,10 @@ def test_settings_get_put_and_validation(mserver, madmin):
     assert m["prune"]["enabled"] is False and m["forget"]["enabled"] is True
     assert m["privileged_credential"] is True and PRIV not in r.text
     assert madmin.put(base, json={"privileged_password": None}).json()["privileged_credential"] is False
-    for body, field in [({"forget": {"every_hours": 0}}, "forget"), ({"prune": {"every_hours": 10 ** 6}}, "prune"),
+    r = madmin.put(base, json={"stats": {"enabled": False, "every_hours": 12}})
+    assert r.status_code == 200 and r.json()["stats"] == {**r.json()["stats"], "enabled": False, "every_hours": 12}
+    for body, field in [({"forget": {"every_hours": 0}}, "forget"), ({"stats": {"every_hours": 0}}, "stats"),
+                        ({"stats": {"read_data_subset": "5%"}}, "stats"), ({"prune": {"every_hours": 10 ** 6}}, "prune"),
                         ({"check": {"read_data_subset": "lots"}}, "check"), ({"check": "weekly"}, "check"),
                         ({"forget": {"read_data_subset": "5%"}}, "forget"), ({"defrag": {}}, "unknown"),
                         ({"privileged_password": 5}, "privileged_password"),
@@ -182,3 +188,53 @@ def test_lock_holders_from_repo_stats(mserver, madmin):
     assert locks["m-5"]["held_by_this_host"] is True and locks["m-5"]["pid"] == 4242
     assert locks["m-5"]["job_running"] is False
     assert locks["elsewhere"]["held_by_this_host"] is False and locks["elsewhere"]["agent_online"] is False
+
+
+FINAL = ("succeeded", "warning", "failed", "cancelled")
+
+
+@pytest.mark.skipif(not shutil.which("restic"), reason="restic not installed")
+def test_first_backup_queues_stats_once(mserver, madmin, tmp_path):
+    timeout = 180 if SANITIZED else 90
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "file.txt").write_text("hello stats " * 1000)
+    r = madmin.post("/api/v1/enrollment-tokens",
+                    json={"hostname": "statshost", "repository": {"url": str(tmp_path / "repo"),
+                                                                  "password": "stats-repo-pass-1234"},
+                          "paths": [str(src)]})
+    assert r.status_code == 201, r.text
+    agent = Agent(tmp_path, mserver, name="agent")
+    try:
+        agent.enroll(r.json()["token"])
+        agent.run()
+        hid = agent.host_id
+
+        def finished(jid):
+            return wait_for(lambda: (lambda j: j if j["status"] in FINAL else None)(
+                madmin.get(f"/api/v1/jobs/{jid}").json()), timeout=timeout, interval=0.2, what="job end")
+
+        def run(kind):
+            r = madmin.post(f"/api/v1/hosts/{hid}/jobs", json={"kind": kind})
+            assert r.status_code == 201, r.text
+            j = finished(r.json()["id"])
+            assert j["status"] == "succeeded", j
+            return j
+
+        run("init")
+        assert madmin.get(f"/api/v1/hosts/{hid}").json()["repo_size"] is None
+        assert [j for j in system_jobs(madmin, hid) if j["kind"] == "stats"] == []
+        run("backup")
+        stats = wait_for(lambda: [j for j in system_jobs(madmin, hid) if j["kind"] == "stats"], timeout=10,
+                         what="a stats system job after the first backup")
+        assert len(stats) == 1
+        assert finished(stats[0]["id"])["status"] == "succeeded"
+        size = wait_for(lambda: madmin.get(f"/api/v1/hosts/{hid}").json()["repo_size"], timeout=10,
+                        what="the repository size")
+        assert size > 0
+        assert madmin.get(f"/api/v1/hosts/{hid}/maintenance").json()["stats"]["last_queued"]
+        # once: a later backup queues no other stats job
+        run("backup")
+        assert len([j for j in system_jobs(madmin, hid) if j["kind"] == "stats"]) == 1
+    finally:
+        agent.stop()
