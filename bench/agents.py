@@ -43,6 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 METRICS_TOKEN = "bench-metrics-token-0123456789"
 DUR = "restic_manager_http_request_duration_seconds"
 WAKE = "restic_manager_agent_wake_seconds"
+LAG = "restic_manager_loop_lag_seconds"
 
 
 def cpu_s(pid):
@@ -58,7 +59,7 @@ def scrape_hists(base):
     r.raise_for_status()
     out = {}
     for line in r.text.splitlines():
-        if not line.startswith((DUR + "_bucket", WAKE + "_bucket")):
+        if not line.startswith((DUR + "_bucket", WAKE + "_bucket", LAG + "_bucket")):
             continue
         name, _, rest = line.partition("{")
         labels, _, v = rest.rpartition("} ")
@@ -295,6 +296,7 @@ async def run(args, host, port, agents, admin, srv_pid):
     print(f"job → poll wake  p50 {pct(stats.wake, .5):7.1f} ms   p99 {pct(stats.wake, .99):7.1f} ms"
           + srv((WAKE, "")) + f"  ({len(stats.wake)}/{args.jobs} jobs)")
     print(f"api (job create) {'':36s}" + srv((DUR, "api")))
+    print(f"loop lag (wait before dispatch)      {'':16s}" + srv((LAG, "")))
     print(f"throughput       {stats.polls / elapsed:.0f} polls/s, {stats.batches / elapsed:.0f} batches/s "
           f"({stats.batches * args.events_per_batch / elapsed:.0f} events/s) over {elapsed:.0f} s; "
           f"errors {stats.errors}")

@@ -3,6 +3,11 @@
  * contract, audit_read.h for the line format).  Loop thread only, except
  * audit_verify_main(), which runs alone in the `audit verify` subcommand.
  *
+ * The batched fdatasync runs on the worker pool (a dup of the head file's
+ * descriptor, one at a time: sync_busy), so the loop never waits for the
+ * disk; the worker touches only sync_fd and sync_err while sync_busy.
+ * Without a pool (before it exists, after it is gone) it runs inline.
+ *
  * Invariants:
  *  - a->seq / a->prev always describe the last complete record on disk, so
  *    the next record chains onto it (across month files too);
@@ -28,6 +33,7 @@
 #include "server/http.h"
 #include "server/server.h"
 #include "server/store_audit.h"
+#include "server/workers.h"
 
 #define AUDIT_SYNC_DELAY_US 100000 /* batch window for fdatasync */
 #define AUDIT_MAX_RECORD (16 * 1024) /* larger details are replaced by a note */
@@ -44,6 +50,9 @@ struct audit {
 	bool failing; /* current failure streak already logged */
 	bool dirty;   /* written since the last fdatasync */
 	struct event *sync_ev;
+	struct workers *w; /* srv->workers, taken at the first record (NULL: sync inline) */
+	bool sync_busy;    /* a worker syncs sync_fd */
+	int sync_fd, sync_err;
 };
 
 static int audit_append(struct audit *a, struct event_base *base, const char *actor, const char *client,
@@ -87,11 +96,53 @@ static void audit_sync(struct audit *a)
 	}
 }
 
+static void sync_run(void *arg)
+{
+	struct audit *a = arg;
+
+	a->sync_err = fdatasync(a->sync_fd) < 0 ? errno : 0;
+	close(a->sync_fd);
+}
+
+static void sync_done(void *arg)
+{
+	struct audit *a = arg;
+
+	a->sync_busy = false;
+	if (a->sync_err)
+		audit_note_failure(a, "sync", a->sync_err);
+}
+
 static void on_sync_timer(evutil_socket_t fd, short what, void *arg)
 {
+	struct audit *a = arg;
+	struct timeval tv = {0, AUDIT_SYNC_DELAY_US};
+
 	(void)fd;
 	(void)what;
-	audit_sync(arg);
+	if (!a->w || a->fd < 0 || !a->dirty) {
+		audit_sync(a);
+		return;
+	}
+	if (a->sync_busy) { /* the previous sync still runs: try again after the window */
+		if (evtimer_add(a->sync_ev, &tv) < 0)
+			audit_sync(a);
+		return;
+	}
+	a->sync_fd = dup(a->fd);
+	if (a->sync_fd < 0) {
+		audit_sync(a);
+		return;
+	}
+	a->sync_err = 0;
+	a->sync_busy = true;
+	a->dirty = false;
+	if (workers_submit(a->w, sync_run, sync_done, a) < 0) {
+		a->sync_busy = false;
+		close(a->sync_fd);
+		a->dirty = true;
+		audit_sync(a);
+	}
 }
 
 static void fsync_dir(const char *dir)
@@ -456,6 +507,8 @@ void audit_log_actor(struct server *srv, const char *actor, const char *client, 
 		json_decref(details);
 		return;
 	}
+	if (!srv->audit->w)
+		srv->audit->w = srv->workers;
 	if (audit_append(srv->audit, srv->base, actor, client, action, target, outcome, details) == 0 && srv->store)
 		(void)store_audit_head_set(srv->store, srv->audit->seq, srv->audit->prev); /* errors logged by the store */
 }
