@@ -12,7 +12,8 @@
  * Durability: each record is one write(2) to a file opened O_APPEND before
  * audit_log() returns (so it survives a crash of the process, e.g. kill -9,
  * before the HTTP reply goes out); fdatasync follows within 100 ms, batched
- * (same window as SQLite's synchronous=NORMAL; see docs/ARCHITECTURE.md).
+ * and run on the worker pool (same window as SQLite's synchronous=NORMAL;
+ * see docs/ARCHITECTURE.md).
  * A final line torn by a crash or power loss is moved aside to
  * "<file>.torn-<ms>" and truncated at the next audit_open(), which then
  * appends an "audit.tail_truncated" record saying so.
